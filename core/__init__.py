@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every layer uses: errors, timeframes and the configuration loader."""
