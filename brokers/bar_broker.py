@@ -1,0 +1,44 @@
+"""backtrader's BackBroker, made safe for several feeds of different timeframes.
+
+With a 1m execution feed and a 1h signal feed in one cerebro, a cycle can advance only the
+signal feed (the hour's last minute is missing in the data). The stock broker then retries every
+pending order against the execution feed's *unchanged* last bar, so an order placed after that
+bar closed, or a bracket's stop activated on the bar its entry filled in, could fill on prices
+that traded before it existed. ``BarBroker`` tries an order only on a bar of its own feed that is
+newer than the bar it was created (or activated) on, and never twice on the same bar. On a
+single feed it behaves exactly like ``BackBroker``.
+"""
+
+from __future__ import annotations
+
+import backtrader as bt
+
+
+class BarBroker(bt.brokers.BackBroker):
+    """BackBroker that executes orders only against bars newer than the order."""
+
+    def start(self):
+        super().start()
+        self._not_before: dict[int, float] = {}  # order ref -> bar datetime it must exceed
+        self._last_tried: dict[int, float] = {}  # order ref -> bar datetime it was last tried on
+
+    def next(self):
+        super().next()
+        for order in self._toactivate:
+            # Queued for activation because its bracket parent filled on the current bar: it
+            # may trade from the next bar of its feed on, never on the fill bar itself.
+            self._not_before.setdefault(order.ref, order.data.datetime[0])
+
+    def _try_exec(self, order):
+        # order.plen is useless here: backtrader resets it when the order is accepted, one bar
+        # late; the creation datetime is exact.
+        bar_dt = order.data.datetime[0]
+        if bar_dt <= self._not_before.get(order.ref, order.created.dt):
+            return
+        if self._last_tried.get(order.ref) == bar_dt:
+            return
+        self._last_tried[order.ref] = bar_dt
+        super()._try_exec(order)
+        if not order.alive():
+            self._not_before.pop(order.ref, None)
+            self._last_tried.pop(order.ref, None)

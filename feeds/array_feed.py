@@ -1,0 +1,142 @@
+"""``ArrayFeed``: a backtrader data feed that reads a ``Bars`` object instead of a DataFrame.
+
+The stock ``bt.feeds.PandasData`` reads every cell with ``iloc`` and converts every timestamp with
+``date2num`` while loading (~22 µs a bar). ``ArrayFeed`` converts all open times to backtrader's float
+day numbers once, vectorized, and turns each column into a Python list; ``_load`` then only copies
+the i-th element of each list into the line buffers.
+
+Params:
+
+- ``bars`` (None): the ``feeds.bars.Bars`` to deliver, in order.
+- ``stamp_offset_ms`` (0): added to ``open_time_ms`` to form each bar's backtrader datetime. 0 stamps a
+  bar at its open time (the usual backtrader convention for klines). A higher-timeframe feed built with
+  ``feeds.resample.resample_bars`` uses ``htf_stamp_offset_ms(...)`` so it is delivered together with the
+  last lower-timeframe bar of its period (see ``feeds.resample``).
+- ``fromdate`` / ``todate`` (standard ``DataBase`` params) work, and cost nothing: the first and last
+  index are found by binary search when the feed starts.
+
+``feed.bars`` is the ``Bars`` object; ``feed.array_index`` is the index into it of the bar most recently
+delivered to the strategy (-1 before the first). The ``openinterest`` line is left NaN, as in
+``PandasData`` without an open-interest column. Do not combine with ``tz``/``tzinput`` params: bar
+times are UTC and the datetime line holds ``date2num`` of the naive-UTC datetime.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import backtrader as bt
+import numpy as np
+
+from feeds.bars import Bars
+
+_DAY_MS = 86_400_000
+_UNIX_EPOCH_ORDINAL = 719_163  # datetime.date(1970, 1, 1).toordinal()
+# date2num values of years 1436..2871 lie in [2**19, 2**20), where a float64 step is exactly 2**-33.
+_FRACTION_BITS = 33
+
+
+def date2num_ms(epoch_ms: np.ndarray) -> np.ndarray:
+    """``backtrader.date2num`` of the naive-UTC datetimes of ``epoch_ms``, vectorized, bit-identical.
+
+    ``date2num`` returns ``math.fsum((ordinal, hour/24, minute/1440, second/86400, microsecond/86.4e9))``:
+    the exactly rounded sum. For an ordinal in [2**19, 2**20) the float64 grid is 2**-33 and the
+    integer ordinal sits on it, so the result is the ordinal plus the time-of-day terms' exact sum
+    rounded (half to even) to a multiple of 2**-33. That rounding depends only on the time of day, so it
+    is computed exactly once per distinct time of day (at most 1,440 for minute bars).
+    """
+    epoch_ms = np.asarray(epoch_ms, dtype=np.int64)
+    days, tod_ms = np.divmod(epoch_ms, _DAY_MS)
+    ordinal = days + _UNIX_EPOCH_ORDINAL
+    if len(ordinal) and (ordinal.min() < 2**19 or ordinal.max() >= 2**20):
+        raise ValueError("date2num_ms supports dates between years 1436 and 2871 only")
+    distinct, position = np.unique(tod_ms, return_inverse=True)
+    fraction = np.array([_day_fraction(int(ms)) for ms in distinct], dtype=np.float64)
+    return ordinal.astype(np.float64) + fraction[position]
+
+
+def _day_fraction(ms_of_day: int) -> float:
+    hour, rest = divmod(ms_of_day, 3_600_000)
+    minute, rest = divmod(rest, 60_000)
+    second, millisecond = divmod(rest, 1000)
+    terms = (hour / 24.0, minute / 1440.0, second / 86400.0, (millisecond * 1000) / 86400000000.0)
+    exact = sum((Fraction(term) for term in terms), Fraction(0))
+    return round(exact * 2**_FRACTION_BITS) / 2**_FRACTION_BITS  # round(): half to even, like fsum
+
+
+class ArrayFeed(bt.feed.DataBase):
+    """Delivers the bars of a ``Bars`` object; see the module docstring for the params."""
+
+    params = (
+        ("bars", None),
+        ("stamp_offset_ms", 0),
+    )
+
+    def __init__(self):
+        bars = self.p.bars
+        if not isinstance(bars, Bars):
+            raise TypeError(f"ArrayFeed needs bars=<feeds.bars.Bars>, got {type(bars).__name__}")
+        self.bars = bars
+        stamps = date2num_ms(bars.open_time_ms + int(self.p.stamp_offset_ms))
+        self._stamps = stamps
+        # Python lists: list[i] yields a float in ~20 ns, numpy scalar access costs several times more.
+        self._columns = (
+            stamps.tolist(),
+            bars.open.tolist(),
+            bars.high.tolist(),
+            bars.low.tolist(),
+            bars.close.tolist(),
+            bars.volume.tolist(),
+        )
+        self._first = 0
+        self._stop = len(bars)
+        self._next = 0
+
+    def _start(self):
+        super()._start()  # start() then the fromdate/todate conversion to float day numbers
+        self._first = int(np.searchsorted(self._stamps, self.fromdate, "left"))
+        self._stop = int(np.searchsorted(self._stamps, self.todate, "right"))
+        self._next = self._first
+        lines = self.lines
+        targets = (lines.datetime, lines.open, lines.high, lines.low, lines.close, lines.volume)
+        self._pairs = tuple(zip(targets, self._columns))
+
+    @property
+    def array_index(self) -> int:
+        """Index into ``bars`` of the bar most recently delivered to the strategy, -1 before the first."""
+        delivered = len(self)
+        return self._first + delivered - 1 if delivered else -1
+
+    def _load(self):
+        # Measured on 100k 1m bars (empty strategy, whole run): ``self.lines.close[0] = v`` per line 1.56 s,
+        # cached line objects 1.55 s, ``line.array[line.idx] = v`` over cached (line, list) pairs 1.55 s,
+        # numpy arrays instead of lists 1.72 s. The run is dominated by backtrader's own loop.
+        i = self._next
+        if i >= self._stop:
+            return False
+        self._next = i + 1
+        for line, column in self._pairs:
+            line.array[line.idx] = column[i]
+        return True
+
+    def preload(self):
+        """Fill the line buffers in one ``extend`` per line instead of one ``load()`` per bar (~17 %
+        faster runs); falls back to the stock bar-by-bar preload when filters, an input time zone or a
+        bounded buffer could change what ``load()`` delivers."""
+        bulk_safe = (not self._filters and not self._tzinput and not len(self)
+                     and self._next == self._first
+                     and all(line.mode == line.UnBounded and not line.array for line in self.lines))
+        if not bulk_safe:
+            return super().preload()
+        count = self._stop - self._first
+        filled = set()
+        for line, column in self._pairs:
+            line.array.extend(column[self._first:self._stop])
+            filled.add(id(line))
+        for line in self.lines:
+            if id(line) not in filled:  # openinterest and any extra line: NaN, as load() leaves them
+                line.array.extend([math.nan] * count)
+        self._next = self._stop
+        self._last()
+        self.home()

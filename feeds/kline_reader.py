@@ -1,0 +1,270 @@
+"""Load one kline file (any supported format) into validated, UTC-indexed OHLCV data.
+
+``load_klines(path)`` detects the format (see ``feeds.kline_formats``), parses it vectorized and
+validates it; every problem is one ``DataError`` whose message names the file and, when the problem
+sits on a row, its 1-based line in the file (banner and header lines counted).
+
+Validation, in this order:
+
+1. every cell present and numeric; open times plausible (2009-01-01 .. now + 1 day);
+2. per row: prices > 0, ``low <= open, close <= high``, ``low <= high``, volume >= 0;
+3. order: oldest-first is kept, newest-first is reversed (``reordered``); anything else is an error;
+4. duplicates: identical rows for one open time are dropped (``duplicates_dropped``); two different
+   rows for one open time are an error naming both lines;
+5. timeframe = the most common spacing, which must be a Binance interval (and match an interval
+   written in the file name, if any); every open time must sit on that interval's UTC grid;
+6. gaps (missing bars) are reported in ``gaps``, never filled.
+
+``start``/``end`` (end exclusive) select a range AFTER validation, so a bad row outside the range
+still fails the load.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.errors import DataError
+from core.timeframes import BINANCE_INTERVALS, timeframe_from_ms, timeframe_ms
+from feeds.bars import Bars
+from feeds.kline_formats import PRICE_COLUMNS, RawTable, read_raw, where
+
+WEEK_GRID_OFFSET_MS = 4 * 86_400_000  # Binance weekly bars open on Monday; 1970-01-01 was a Thursday
+
+
+def grid_offset_ms(interval_ms: int) -> int:
+    """Open times of ``interval_ms`` bars satisfy ``(t - offset) % interval_ms == 0`` (UTC)."""
+    return WEEK_GRID_OFFSET_MS if interval_ms == timeframe_ms("1w") else 0
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Bars missing between two consecutive bars of a file."""
+
+    last_before: pd.Timestamp  # open time of the last bar before the gap
+    first_after: pd.Timestamp  # open time of the first bar after it
+    missing_bars: int
+
+
+@dataclass(frozen=True)
+class Klines:
+    """A validated kline file: ``frame`` has a UTC ``DatetimeIndex`` named ``open_time`` and float64
+    columns open, high, low, close, volume, strictly increasing."""
+
+    path: str
+    symbol: str | None
+    timeframe: str
+    frame: pd.DataFrame
+    gaps: tuple[Gap, ...]
+    duplicates_dropped: int
+    reordered: bool
+    source_format: str
+
+    @property
+    def missing_bars(self) -> int:
+        return sum(gap.missing_bars for gap in self.gaps)
+
+    @property
+    def largest_gap(self) -> Gap | None:
+        return max(self.gaps, key=lambda gap: gap.missing_bars, default=None)
+
+    def bars(self) -> Bars:
+        return Bars.from_frame(self.frame, timeframe_ms(self.timeframe))
+
+
+def load_klines(path, *, symbol: str | None = None, start=None, end=None) -> Klines:
+    """Read, validate and return the klines in ``path``.
+
+    ``symbol`` defaults to ``symbol_from_filename(path)``. ``start``/``end`` are tz-aware datetimes or
+    ISO strings (naive ones are UTC); the range is ``[start, end)`` on bar open times.
+    """
+    path = Path(path)
+    name = str(path)
+    raw = read_raw(path, name)
+    open_time_ms, values, rows, reordered, duplicates = _validate_rows(raw, name)
+    interval = _infer_timeframe(open_time_ms, rows, raw.row_word, path, name)
+    interval_ms = timeframe_ms(interval)
+    off_grid = (open_time_ms - grid_offset_ms(interval_ms)) % interval_ms != 0
+    if off_grid.any():
+        bad = int(np.flatnonzero(off_grid)[0])
+        raise DataError(f"{where(name, raw.row_word, int(rows[bad]))}: open time {_iso(open_time_ms[bad])} "
+                        f"is not on the {interval} grid")
+
+    if start is not None or end is not None:
+        first = 0 if start is None else int(np.searchsorted(open_time_ms, _to_ms(start, "start"), "left"))
+        stop = len(open_time_ms) if end is None else int(np.searchsorted(open_time_ms, _to_ms(end, "end"), "left"))
+        if first >= stop:
+            raise DataError(f"{name}: no bars in [{start}, {end})")
+        open_time_ms = open_time_ms[first:stop]
+        values = {field: column[first:stop] for field, column in values.items()}
+
+    index = pd.DatetimeIndex(open_time_ms.astype("datetime64[ms]"), name="open_time").tz_localize("UTC")
+    frame = pd.DataFrame(values, index=index, columns=list(PRICE_COLUMNS), copy=False)
+    return Klines(
+        path=name,
+        symbol=symbol if symbol is not None else symbol_from_filename(path),
+        timeframe=interval,
+        frame=frame,
+        gaps=find_gaps(open_time_ms, interval_ms),
+        duplicates_dropped=duplicates,
+        reordered=reordered,
+        source_format=raw.source_format,
+    )
+
+
+def find_gaps(open_time_ms: np.ndarray, interval_ms: int) -> tuple[Gap, ...]:
+    """Every place where consecutive open times are more than one interval apart."""
+    steps = np.diff(open_time_ms)
+    at = np.flatnonzero(steps > interval_ms)
+    return tuple(
+        Gap(
+            last_before=pd.Timestamp(int(open_time_ms[i]), unit="ms", tz="UTC"),
+            first_after=pd.Timestamp(int(open_time_ms[i + 1]), unit="ms", tz="UTC"),
+            missing_bars=int(steps[i] // interval_ms - 1),
+        )
+        for i in at
+    )
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+def _validate_rows(raw: RawTable, name: str):
+    """Per-row checks, order, duplicates. Returns sorted unique times, values, row numbers, flags."""
+    rows, word = raw.row_numbers, raw.row_word
+    o, h, l, c, v = (raw.values[field] for field in PRICE_COLUMNS)
+
+    checks = (
+        (~np.isfinite(o) | ~np.isfinite(h) | ~np.isfinite(l) | ~np.isfinite(c) | ~np.isfinite(v),
+         lambda i: "missing or non-finite value (" + ", ".join(
+             f"{f}={raw.values[f][i]}" for f in PRICE_COLUMNS if not np.isfinite(raw.values[f][i])) + ")"),
+        ((o <= 0) | (h <= 0) | (l <= 0) | (c <= 0), lambda i: f"price <= 0 ({_ohlc(raw.values, i)})"),
+        (v < 0, lambda i: f"negative volume {v[i]}"),
+        (l > h, lambda i: f"low {l[i]} > high {h[i]}"),
+        ((l > o) | (l > c), lambda i: f"low {l[i]} above open/close ({_ohlc(raw.values, i)})"),
+        ((o > h) | (c > h), lambda i: f"high {h[i]} below open/close ({_ohlc(raw.values, i)})"),
+    )
+    first_bad = None
+    for mask, describe in checks:
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            if first_bad is None or i < first_bad[0]:
+                first_bad = (i, describe)
+    if first_bad is not None:
+        i, describe = first_bad
+        raise DataError(f"{where(name, word, int(rows[i]))}: {describe(i)}")
+
+    times = raw.open_time_ms
+    values = raw.values
+    steps = np.diff(times)
+    reordered = False
+    if (steps < 0).any():
+        if (steps > 0).any():
+            ascending = steps[np.flatnonzero(steps)[0]] > 0  # direction of the first move
+            i = int(np.flatnonzero(steps < 0 if ascending else steps > 0)[0]) + 1
+            raise DataError(f"{where(name, word, int(rows[i]))}: open time {_iso(times[i])} breaks the order "
+                            f"of the rows before it (file is neither oldest-first nor newest-first)")
+        times, rows = times[::-1], rows[::-1]
+        values = {field: column[::-1] for field, column in values.items()}
+        reordered = True
+
+    same = np.flatnonzero(np.diff(times) == 0)
+    duplicates = 0
+    if len(same):
+        equal = np.ones(len(same), dtype=bool)
+        for column in values.values():
+            equal &= column[same] == column[same + 1]
+        if not equal.all():
+            k = int(same[np.flatnonzero(~equal)[0]])
+            first, second = sorted((int(rows[k]), int(rows[k + 1])))
+            raise DataError(f"{where(name, word, second)}: conflicting duplicate of {word} {first} "
+                            f"(same open time {_iso(times[k])}, different values)")
+        keep = np.ones(len(times), dtype=bool)
+        keep[same + 1] = False
+        duplicates = int(len(same))
+        times, rows = times[keep], rows[keep]
+        values = {field: column[keep] for field, column in values.items()}
+
+    values = {field: np.ascontiguousarray(column) for field, column in values.items()}
+    return np.ascontiguousarray(times), values, np.ascontiguousarray(rows), reordered, duplicates
+
+
+def _infer_timeframe(open_time_ms: np.ndarray, rows, word: str, path: Path, name: str) -> str:
+    named = timeframe_from_filename(path)
+    if len(open_time_ms) < 2:
+        if named is None:
+            raise DataError(f"{name}: a single bar and no interval in the file name; cannot tell the timeframe")
+        return named
+    spacings, counts = np.unique(np.diff(open_time_ms), return_counts=True)
+    spacing = int(spacings[np.argmax(counts)])  # ties: the smallest spacing
+    interval = timeframe_from_ms(spacing)
+    if interval is None:
+        raise DataError(f"{name}: most common bar spacing is {spacing} ms ({spacing / 60_000:g} min), "
+                        "not a Binance interval")
+    if named is not None and named != interval:
+        raise DataError(f"{name}: file name says {named} but most bars are {interval} apart")
+    return interval
+
+
+# --------------------------------------------------------------------------------------------- names
+
+_PAIR_TOKEN = re.compile(r"^[A-Z0-9]{2,20}$")
+_NOT_ASSETS = {"SPOT", "FUTURES", "FUTURE", "PERP", "UM", "CM", "KLINES", "KLINE", "OHLCV", "DATA"}
+
+
+def _name_tokens(path) -> list[str]:
+    stem = Path(str(path).split("[")[0]).name.split(".")[0]
+    return [token for token in re.split(r"[_\-\s]+", stem) if token]
+
+
+def symbol_from_filename(path) -> str | None:
+    """Exchange symbol written at the start of a file name, or None.
+
+    ``BTCUSDT_spot_1h_...csv.gz`` and ``BTCUSDT-1m-2023-01-01.zip`` -> ``BTCUSDT``; freqtrade's
+    ``BTC_USDT-1h.json`` -> ``BTCUSDT`` and ``XRP_USDT_USDT-1h-futures.json.gz`` -> ``XRPUSDT``.
+    Only upper-case tokens count, so ``data.csv`` gives None.
+    """
+    assets = []
+    for token in _name_tokens(path):
+        if token in BINANCE_INTERVALS or not _PAIR_TOKEN.match(token) or token.isdigit() \
+                or token in _NOT_ASSETS:
+            break
+        assets.append(token)
+    if len(assets) == 3 and assets[2] == assets[1]:
+        assets = assets[:2]  # freqtrade futures: BASE_QUOTE_SETTLE
+    if not assets or len(assets) > 2:
+        return None
+    return "".join(assets)
+
+
+def timeframe_from_filename(path) -> str | None:
+    """The Binance interval written in a file name (``..._1h_...``, ``...-5m.feather``), or None."""
+    for token in _name_tokens(path):
+        if token in BINANCE_INTERVALS:
+            return token
+    return None
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _iso(milliseconds) -> str:
+    return pd.Timestamp(int(milliseconds), unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ohlc(values: dict, i: int) -> str:
+    return " ".join(f"{field[0]}={values[field][i]}" for field in PRICE_COLUMNS[:4])
+
+
+def _to_ms(moment, label: str) -> int:
+    if isinstance(moment, (str, datetime, pd.Timestamp)):
+        stamp = pd.Timestamp(moment)
+    else:
+        raise TypeError(f"{label} must be a datetime or an ISO string, got {type(moment).__name__}")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.value // 1_000_000)  # Timestamp.value is ns whatever the unit

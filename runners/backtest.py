@@ -1,0 +1,228 @@
+"""``python -m runners.backtest``: run the SMC strategy over historical klines and report.
+
+With no arguments it backtests the bundled BTCUSDT 1h data (2017-2023) with ``config.yaml`` and
+prints a summary table. See ``--help`` for the options and README.md for the report contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from core.config import load_config
+from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DATA = REPO_ROOT / "data"
+EXIT_LOOKAHEAD_FOUND = 3
+
+log = logging.getLogger("smc.backtest")
+
+
+def _iso_date(text: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (expected e.g. 2023-01-01)")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m runners.backtest",
+        description="Backtest the SMC strategy on historical Binance klines.",
+        epilog="exit codes: 0 ok; 1 internal error; 2 bad input (config, data or arguments); "
+               "3 --check-lookahead found differences",
+    )
+    parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
+    parser.add_argument("--data", action="append", default=[], metavar="[SYMBOL=]PATH",
+                        help="kline file (.csv, .csv.gz, .zip, .json, .feather); repeat for more "
+                             "symbols; the symbol comes from the file name unless given as "
+                             "SYMBOL=PATH (default: the bundled file of each configured symbol)")
+    parser.add_argument("--from", dest="start", type=_iso_date, help="first bar, ISO date (UTC)")
+    parser.add_argument("--to", dest="end", type=_iso_date, help="end, ISO date, exclusive (UTC)")
+    parser.add_argument("--report-json", metavar="PATH", help="write the full report as JSON")
+    parser.add_argument("--trades-csv", metavar="PATH", help="write the trade list as CSV")
+    parser.add_argument("--plot", metavar="PATH.png", help="write a chart: prices with trades, "
+                        "equity and drawdown")
+    parser.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    parser.add_argument("--verbose", action="store_true", help="log every signal and order")
+    parser.add_argument("--check-lookahead", action="store_true",
+                        help="re-run on prefixes ending at many cut points and list every trade "
+                             "or signal that differs from the full run")
+    parser.add_argument("--cuts", type=int, default=12, help="cut points for --check-lookahead")
+    return parser
+
+
+def resolve_data(specs: list[str], config) -> dict[str, Path]:
+    """symbol -> path from ``--data`` arguments, or the bundled files of the configured symbols."""
+    from feeds.kline_reader import symbol_from_filename
+
+    if not specs:
+        found = {}
+        for symbol in config.exchanges.binance.symbols:
+            candidates = sorted(BUNDLED_DATA.glob(f"{symbol}_spot_{config.strategy.signal_timeframe}_*.csv*"))
+            if not candidates:
+                raise UserInputError(
+                    f"no bundled data for {symbol} at {config.strategy.signal_timeframe} in "
+                    f"{BUNDLED_DATA}; pass --data {symbol}=PATH")
+            found[symbol] = candidates[-1]
+        return found
+    result: dict[str, Path] = {}
+    for spec in specs:
+        symbol, sep, path = spec.partition("=")
+        if not sep:
+            path, symbol = spec, symbol_from_filename(spec)
+            if not symbol:
+                raise UserInputError(f"--data {spec}: cannot tell the symbol from the file name; "
+                                     f"write it as SYMBOL={spec}")
+        symbol = symbol.strip().upper()
+        if symbol in result:
+            raise UserInputError(f"--data {spec}: symbol {symbol} given twice")
+        result[symbol] = Path(path)
+    return result
+
+
+def load_data(paths: dict[str, Path], start=None, end=None) -> dict:
+    from feeds.kline_reader import load_klines
+
+    klines = {}
+    for symbol, path in paths.items():
+        k = load_klines(path, symbol=symbol, start=start, end=end)
+        if len(k.frame) == 0:
+            raise UserInputError(f"{path}: no bars between {start} and {end}")
+        if k.gaps:
+            largest = max(k.gaps, key=lambda g: g.missing_bars)
+            log.info("%s: %d gap(s) in %s, %d missing bars, largest %d bars after %s (not filled)",
+                     symbol, len(k.gaps), path, sum(g.missing_bars for g in k.gaps),
+                     largest.missing_bars, largest.last_before)
+        klines[symbol] = k
+    return klines
+
+
+def format_summary(report: dict) -> str:
+    """The human summary table printed at the end of a run."""
+    def fmt(value, spec="{:,.2f}", suffix=""):
+        return "n/a" if value is None else spec.format(value) + suffix
+
+    rows = [
+        ("Symbols", ", ".join(report["symbols"])),
+        ("Period", f"{report['start'][:16]} -> {report['end'][:16]} UTC"),
+        ("Bars", f"{report['bars']:,} x {report['timeframe']} (signals on {report['signal_timeframe']})"),
+        ("Initial equity", fmt(report["initial_equity"], suffix=" USDT")),
+        ("Final equity", fmt(report["final_equity"], suffix=" USDT")),
+        ("Total return", fmt(report["total_return_pct"], suffix=" %")),
+        ("Buy & hold return", fmt(report["buy_hold_return_pct"], suffix=" %")),
+        ("CAGR", fmt(report["cagr_pct"], suffix=" %")),
+        ("Sharpe (daily, 365)", fmt(report["sharpe"], "{:.2f}")),
+        ("Sortino", fmt(report["sortino"], "{:.2f}")),
+        ("Max drawdown", fmt(report["max_drawdown_pct"], suffix=" %")),
+        ("Trades", f"{report['trades']:,}"),
+        ("Win rate", fmt(None if report["win_rate"] is None else report["win_rate"] * 100, suffix=" %")),
+        ("Profit factor", fmt(report["profit_factor"], "{:.2f}")),
+        ("Expectancy", fmt(report["expectancy"], suffix=" USDT/trade")),
+        ("Average R", fmt(report.get("avg_r_multiple"), "{:.2f}")),
+        ("Average holding", fmt(report.get("avg_holding_hours"), "{:.1f}", " h")),
+        ("Exposure", fmt(report["exposure_pct"], suffix=" %")),
+        ("Signals (traded)", f"{report['signals']:,} ({report['signals_traded']:,})"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    line = "-" * (width + 32)
+    return "\n".join([line, *(f"{name:<{width}}  {value}" for name, value in rows), line])
+
+
+def write_trades_csv(path: str, trades: list[dict]) -> None:
+    from runners.backtest_engine import TRADE_KEYS
+
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=TRADE_KEYS)
+        writer.writeheader()
+        for t in trades:
+            writer.writerow({**t, "reasons": "; ".join(t["reasons"])})
+
+
+def _check_output_path(path: str | None, option: str, suffix: str | None = None) -> None:
+    if path is None:
+        return
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise UserInputError(f"{option} {path}: folder {parent} does not exist")
+    if suffix and Path(path).suffix.lower() != suffix:
+        raise UserInputError(f"{option} {path}: must end in {suffix}")
+
+
+def configure_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)
+    if not verbose:
+        # Per-signal messages are INFO on the strategy logger; keep a default run readable.
+        logging.getLogger("smc.strategy").setLevel(logging.WARNING if quiet else logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.quiet, args.verbose)
+    try:
+        for path, option, suffix in ((args.report_json, "--report-json", None),
+                                     (args.trades_csv, "--trades-csv", None),
+                                     (args.plot, "--plot", ".png")):
+            _check_output_path(path, option, suffix)
+        if args.start is not None and args.end is not None and args.start >= args.end:
+            raise UserInputError(f"--from {args.start.date()} is not before --to {args.end.date()}")
+        if args.cuts < 1:
+            raise UserInputError(f"--cuts {args.cuts}: must be at least 1")
+        config = load_config(args.config)
+        klines = load_data(resolve_data(args.data, config), args.start, args.end)
+
+        from runners.backtest_engine import run_backtest
+        from runners.progress import ProgressBar
+
+        progress = None if args.quiet else ProgressBar("backtest")
+        result = run_backtest(config, klines, progress=progress)
+        report = result.report
+        print(format_summary(report))
+        if args.report_json:
+            with open(args.report_json, "w") as fh:
+                json.dump(report, fh, indent=1, allow_nan=False)
+            log.info("report written to %s", args.report_json)
+        if args.trades_csv:
+            write_trades_csv(args.trades_csv, report["trade_list"])
+            log.info("trades written to %s", args.trades_csv)
+        if args.plot:
+            from analyzers.plotting import plot_backtest
+
+            plot_backtest(report, {s: k.frame for s, k in klines.items()}, args.plot)
+            log.info("chart written to %s", args.plot)
+        if args.check_lookahead:
+            from runners.lookahead import check_lookahead
+
+            differences = check_lookahead(config, klines, cuts=args.cuts, full=result)
+            if differences:
+                print(f"LOOKAHEAD CHECK: {len(differences)} difference(s) between prefix runs "
+                      f"and the full run:")
+                for line in differences:
+                    print("  " + line)
+                return EXIT_LOOKAHEAD_FOUND
+            print(f"LOOKAHEAD CHECK: 0 differences over {args.cuts} cut points")
+        return EXIT_OK
+    except UserInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception:  # noqa: BLE001 - the one outer handler that maps crashes to exit code 1
+        log.exception("internal error")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""One backtest, start to finish, as a function: klines in, result and report out.
+
+``runners.backtest`` (the CLI) and ``runners.lookahead`` (the prefix re-runs) both call
+``run_backtest``; the report dict it builds is the stable JSON contract described in README.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import backtrader as bt
+import numpy as np
+
+from analyzers.equity import EquityRecorder
+from analyzers.metrics import buy_hold_return_pct, summarize
+from brokers.bar_broker import BarBroker
+from brokers.costs import configure_costs
+from core.errors import UserInputError
+from core.timeframes import timeframe_ms
+from feeds.array_feed import ArrayFeed
+from feeds.kline_reader import Klines
+from feeds.resample import htf_stamp_offset_ms, resample_bars
+from strategies.risk import SizingLimits
+from strategies.sizer import RiskSizer
+from strategies.smc_strategy import SIGNAL_SUFFIX, SmcStrategy, ms_to_iso
+
+log = logging.getLogger("smc.backtest")
+
+
+@dataclass
+class BacktestResult:
+    """Everything a run produced; ``report`` is the JSON-ready summary."""
+
+    report: dict
+    trades: list[dict]
+    signals: list[dict]
+    equity_times_ms: np.ndarray
+    equity_values: np.ndarray
+
+
+def execution_timeframe(klines_by_symbol: Mapping[str, Klines]) -> str:
+    """The common interval of the data files; they must all share one."""
+    frames = {k.timeframe for k in klines_by_symbol.values()}
+    if len(frames) != 1:
+        listing = ", ".join(f"{s}={k.timeframe}" for s, k in klines_by_symbol.items())
+        raise UserInputError(f"--data: all files must have the same interval, got {listing}")
+    return frames.pop()
+
+
+def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
+                 progress: Callable[[float], None] | None = None) -> BacktestResult:
+    """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``."""
+    exec_tf = execution_timeframe(klines_by_symbol)
+    exec_ms = timeframe_ms(exec_tf)
+    signal_tf = config.strategy.signal_timeframe
+    signal_ms = timeframe_ms(signal_tf)
+    if signal_ms < exec_ms or signal_ms % exec_ms:
+        raise UserInputError(
+            f"strategy.signal_timeframe {signal_tf} must be a whole multiple of the data's interval "
+            f"{exec_tf}; use data of {signal_tf} or finer")
+
+    cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True)
+    cerebro.broker = BarBroker()
+    cerebro.broker.setcash(config.paper_trading.initial_balance)
+    configure_costs(cerebro.broker, config.risk_manager.fee_percent / 100.0,
+                    config.risk_manager.slippage_percent / 100.0)
+    symbols = []
+    for symbol, klines in klines_by_symbol.items():
+        bars = klines.bars()
+        if len(bars) == 0:
+            raise UserInputError(f"{klines.path}: no bars in the selected period")
+        cerebro.adddata(ArrayFeed(bars=bars, name=symbol))
+        if signal_ms != exec_ms:
+            signal_bars = resample_bars(bars, signal_tf)
+            cerebro.adddata(ArrayFeed(bars=signal_bars, name=symbol + SIGNAL_SUFFIX,
+                                      stamp_offset_ms=htf_stamp_offset_ms(exec_ms, signal_ms)))
+        symbols.append(symbol)
+    cerebro.addsizer(RiskSizer, limits=SizingLimits.from_config(config.risk_manager))
+    cerebro.addstrategy(SmcStrategy, config=config, symbols=symbols, exec_bar_ms=exec_ms,
+                        signal_bar_ms=signal_ms, preload=True, progress=progress)
+    cerebro.addanalyzer(EquityRecorder, _name="equity")
+    log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(symbols), exec_tf, signal_tf,
+             "; ".join(f"{s}: {len(k.frame)} bars {k.frame.index[0]:%Y-%m-%d} .. {k.frame.index[-1]:%Y-%m-%d}"
+                       for s, k in klines_by_symbol.items()))
+    strategy = cerebro.run()[0]
+    return _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms)
+
+
+def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms) -> BacktestResult:
+    equity = strategy.analyzers.equity.get_analysis()
+    times, values = equity["times_ms"], np.array(equity["values"], dtype=float)
+    trades = sorted(strategy.trades_closed, key=lambda t: (t["entry_time"], t["symbol"]))
+    # Open positions were closed in the trade list at the last close less the exit fee; the final
+    # equity is that liquidation value, so the trades' P&L adds up to the equity change.
+    liquidation_fees = sum(t["exit_fee"] for t in trades if t["exit_reason"] == "end_of_data")
+    if len(values):
+        values[-1] -= liquidation_fees
+    first_prices = {s: float(k.frame["close"].iloc[0]) for s, k in klines_by_symbol.items()}
+    last_prices = {s: float(k.frame["close"].iloc[-1]) for s, k in klines_by_symbol.items()}
+    bh = {s: buy_hold_return_pct(first_prices[s], last_prices[s]) for s in klines_by_symbol}
+    # Buy and hold of an equal-weight basket of the traded symbols over the same period.
+    basket_first, basket_last = 1.0, float(np.mean([1 + v / 100 for v in bh.values()]))
+    metrics = summarize(times=times, values=values, in_market=equity["in_market"],
+                        initial_equity=config.paper_trading.initial_balance, trades=trades,
+                        first_price=basket_first, last_price=basket_last)
+    starts = [k.frame.index[0] for k in klines_by_symbol.values()]
+    ends = [k.frame.index[-1] for k in klines_by_symbol.values()]
+    report = {
+        "symbols": list(klines_by_symbol),
+        "timeframe": exec_tf,
+        "signal_timeframe": signal_tf,
+        "start": min(starts).isoformat(),
+        "end": ms_to_iso(int(max(ends).value // 1_000_000) + exec_ms),
+        "bars": int(sum(len(k.frame) for k in klines_by_symbol.values())),
+        **metrics,
+        "buy_hold_by_symbol_pct": bh,
+        "signals": len(strategy.signals),
+        "signals_traded": sum(1 for s in strategy.signals if s["traded"]),
+        "data_quality": {
+            s: {"path": k.path, "bars": len(k.frame), "gaps": len(k.gaps),
+                "missing_bars": int(sum(g.missing_bars for g in k.gaps)),
+                "largest_gap_bars": int(max((g.missing_bars for g in k.gaps), default=0)),
+                "duplicates_dropped": k.duplicates_dropped, "reordered": k.reordered,
+                "format": k.source_format}
+            for s, k in klines_by_symbol.items()},
+        "trade_list": [_public_trade(t) for t in trades],
+        "config": config.as_dict(),
+    }
+    return BacktestResult(report, trades, strategy.signals, times, values)
+
+
+TRADE_KEYS = ("symbol", "side", "entry_time", "exit_time", "entry_price", "exit_price", "size",
+              "stop_loss", "take_profit", "pnl", "fees", "exit_reason", "confidence", "risk",
+              "risk_pct_of_equity", "notional", "signal_time", "reasons")
+
+
+def _public_trade(trade: dict) -> dict:
+    out = {}
+    for key in TRADE_KEYS:
+        value = trade[key]
+        if isinstance(value, float):
+            value = float(f"{value:.10g}")
+        out[key] = value
+    return out

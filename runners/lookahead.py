@@ -1,0 +1,103 @@
+"""End-to-end lookahead check: a run on a prefix of the data must agree with the full run.
+
+For each cut time T (spread over the data), the backtest is re-run on the bars that open before
+T, and compared with the full run:
+
+- every signal (setup and the decision taken on it) known at or before the prefix's last bar
+  must be identical, and the prefix may not have signals the full run lacks;
+- every trade closed inside the prefix must be identical (times, prices, size, SL/TP, P&L);
+- a trade still open at the prefix's end must have the same entry (time, price, size, SL/TP) in
+  the full run.
+
+A detector, setup rule or sizing step that peeks at later bars changes what the prefix run
+sees near its end, so it shows up here as a difference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+
+from runners.backtest_engine import BacktestResult, run_backtest
+
+log = logging.getLogger("smc.lookahead")
+
+ENTRY_KEYS = ("symbol", "side", "signal_time", "entry_time", "entry_price", "size", "stop_loss",
+              "take_profit", "confidence")
+SIGNAL_KEYS = ("symbol", "time", "side", "confidence", "entry", "stop_loss", "take_profit",
+               "traded", "decision")
+
+
+def cut_times(klines_by_symbol, cuts: int):
+    """``cuts`` timestamps spread over the middle 20 %..95 % of the common period."""
+    starts = [k.frame.index[0] for k in klines_by_symbol.values()]
+    ends = [k.frame.index[-1] for k in klines_by_symbol.values()]
+    first, last = max(starts), min(ends)
+    fractions = np.linspace(0.2, 0.95, cuts)
+    return [first + (last - first) * f for f in fractions]
+
+
+def _prefix(klines, cut):
+    frame = klines.frame[klines.frame.index < cut]
+    gaps = tuple(g for g in klines.gaps if g.first_after < cut)
+    return dataclasses.replace(klines, frame=frame, gaps=gaps)
+
+
+def _key(record: dict, keys) -> tuple:
+    return tuple(record[k] for k in keys)
+
+
+def compare_runs(full: BacktestResult, prefix: BacktestResult, cut_label: str) -> list[str]:
+    """Differences between a prefix run and the full run, as readable lines."""
+    out = []
+    last_time = prefix.report["end"]
+    full_signals = [_key(s, SIGNAL_KEYS) for s in full.signals if s["time"] <= last_time]
+    prefix_signals = [_key(s, SIGNAL_KEYS) for s in prefix.signals]
+    if full_signals != prefix_signals:
+        missing = [s for s in full_signals if s not in prefix_signals]
+        extra = [s for s in prefix_signals if s not in full_signals]
+        for s in missing[:5]:
+            out.append(f"cut {cut_label}: signal in the full run but not in the prefix: {s}")
+        for s in extra[:5]:
+            out.append(f"cut {cut_label}: signal in the prefix but not in the full run: {s}")
+        if not missing and not extra:
+            out.append(f"cut {cut_label}: signals in a different order")
+    full_by_entry = {(t["symbol"], t["entry_time"]): t for t in full.trades}
+    for trade in prefix.trades:
+        twin = full_by_entry.get((trade["symbol"], trade["entry_time"]))
+        if twin is None:
+            out.append(f"cut {cut_label}: trade entered {trade['entry_time']} on {trade['symbol']} "
+                       f"exists only in the prefix run")
+            continue
+        keys = ENTRY_KEYS if trade["exit_reason"] == "end_of_data" else ENTRY_KEYS + (
+            "exit_time", "exit_price", "exit_reason", "pnl")
+        for k in keys:
+            if trade[k] != twin[k]:
+                out.append(f"cut {cut_label}: trade entered {trade['entry_time']} differs in {k}: "
+                           f"prefix {trade[k]!r} vs full {twin[k]!r}")
+    prefix_entries = {(t["symbol"], t["entry_time"]) for t in prefix.trades}
+    for t in full.trades:
+        if t["entry_time"] <= last_time and (t["symbol"], t["entry_time"]) not in prefix_entries:
+            # A fill on the prefix's last bar cannot be seen by it; anything earlier must be.
+            if t["entry_time"] < last_time:
+                out.append(f"cut {cut_label}: trade entered {t['entry_time']} on {t['symbol']} "
+                           f"missing from the prefix run")
+    return out
+
+
+def check_lookahead(config, klines_by_symbol, cuts: int = 12,
+                    full: BacktestResult | None = None) -> list[str]:
+    """Re-run on ``cuts`` prefixes; returns every difference found (empty list = causal)."""
+    if full is None:
+        full = run_backtest(config, klines_by_symbol)
+    differences = []
+    for cut in cut_times(klines_by_symbol, cuts):
+        prefix_klines = {s: _prefix(k, cut) for s, k in klines_by_symbol.items()}
+        prefix = run_backtest(config, prefix_klines)
+        found = compare_runs(full, prefix, cut.isoformat())
+        log.info("lookahead cut %s: %d signals, %d trades, %d difference(s)", cut.isoformat(),
+                 len(prefix.signals), len(prefix.trades), len(found))
+        differences.extend(found)
+    return differences

@@ -1,0 +1,53 @@
+"""Entry guards with an explicit clock: daily loss limit, data gaps, max positions."""
+
+from strategies.guards import DAY_MS, DailyLossGuard, DataGapGuard, max_positions_denial
+
+H = 3_600_000
+DAY0 = 19_000 * DAY_MS
+
+
+def test_daily_loss_locks_until_next_utc_day(caplog):
+    g = DailyLossGuard(500)
+    g.update(DAY0 + H, 10_000)
+    g.update(DAY0 + 2 * H, 9_700)
+    assert g.check(DAY0 + 2 * H) is None
+    with caplog.at_level("WARNING"):
+        g.update(DAY0 + 3 * H, 9_499)          # realized + unrealized: -501 on the day
+    assert "DAILY LOSS LIMIT REACHED" in caplog.text
+    denial = g.check(DAY0 + 3 * H)
+    assert denial.rule == "daily_loss" and denial.until_ms == DAY0 + DAY_MS
+    g.update(DAY0 + 5 * H, 10_100)              # recovering the same day does not unlock
+    assert g.check(DAY0 + 5 * H) is not None
+    g.update(DAY0 + DAY_MS + H, 10_100)         # next UTC day: unlocked, new day starts at 10,100
+    assert g.check(DAY0 + DAY_MS + H) is None
+    assert g.day_pnl == 0
+
+
+def test_daily_loss_counts_from_previous_day_close():
+    g = DailyLossGuard(500)
+    g.update(DAY0 + 23 * H, 10_000)
+    g.update(DAY0 + DAY_MS, 9_400)   # first update of the new day: the loss happened today
+    assert g.check(DAY0 + DAY_MS) is not None
+
+
+def test_gap_blocks_cooldown_bars_then_lifts():
+    g = DataGapGuard(H, cooldown_bars=3)
+    assert g.on_bar(0, 1.0) is None
+    assert g.on_bar(H, 1.0) is None
+    assert "2 missing" in g.on_bar(4 * H, 1.0)
+    # The bar opened at 4H closes at 5H; it and the next two closes are blocked.
+    for close in (5 * H, 6 * H, 7 * H):
+        assert g.check(close) is not None
+    assert g.check(8 * H) is None
+
+
+def test_zero_volume_bar_counts_as_gap():
+    g = DataGapGuard(H, cooldown_bars=1)
+    g.on_bar(0, 1.0)
+    assert "zero-volume" in g.on_bar(H, 0.0)
+    assert g.check(2 * H) is not None and g.check(3 * H) is None
+
+
+def test_max_positions():
+    assert max_positions_denial(2, 3) is None
+    assert max_positions_denial(3, 3).rule == "max_positions"
