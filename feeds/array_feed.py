@@ -2,8 +2,11 @@
 
 The stock ``bt.feeds.PandasData`` reads every cell with ``iloc`` and converts every timestamp with
 ``date2num`` while loading (~22 µs a bar). ``ArrayFeed`` converts all open times to backtrader's float
-day numbers once, vectorized, and turns each column into a Python list; ``_load`` then only copies
-the i-th element of each list into the line buffers.
+day numbers once, vectorized (bit-identical to ``bt.date2num``), and turns each column into a Python
+list; ``_load`` then only copies the i-th element of each list into the line buffers. With cerebro's
+default ``preload=True`` the buffers are even filled in one ``extend`` per line (see ``preload``).
+Measured on the 525,520-bar 1m year, empty strategy: PandasData 19.3 s, ArrayFeed 7.0 s
+(``benchmarks/bench_feed.py``).
 
 Params:
 

@@ -26,7 +26,7 @@ def _frozen_array(values, dtype) -> np.ndarray:
     return array
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays/frames: no value equality
 class Bars:
     """OHLCV bars of one timeframe: ``open_time_ms`` (int64) and float64 ``open..volume`` arrays."""
 

@@ -65,6 +65,7 @@ class RawTable:
     row_numbers: np.ndarray  # int64, 1-based line (CSV) / record (JSON) / row (feather) of each row
     row_word: str  # "line", "record" or "row"
     source_format: str
+    label: str  # how messages name the file: its path, plus ``[member.csv]`` inside a zip
 
 
 def where(name: str, row_word: str, number: int | None) -> str:
@@ -130,7 +131,7 @@ def _parse_zip(path: Path, name: str) -> RawTable:
         raise DataError(f"{name}: not a readable zip file ({_reason(exc)})") from exc
     table = _parse_csv(data, f"{name}[{member}]")
     return RawTable(table.open_time_ms, table.values, table.row_numbers, table.row_word,
-                    "zip:" + table.source_format)
+                    "zip:" + table.source_format, table.label)
 
 
 # ------------------------------------------------------------------------------------------------ CSV
@@ -143,15 +144,21 @@ class _CsvLayout:
     time_is_epoch: bool
     epoch_digits: int
     source_format: str
+    fields: int  # fields per line: the header's, or the first data line's
+    has_header: bool
 
 
 def _parse_csv(data: bytes, name: str) -> RawTable:
     layout = _sniff_csv(data, name)
+    _check_field_counts(data, layout, name)
     time_col, *price_cols = layout.columns
     dtypes = {col: np.float64 for col in price_cols}
     try:
         # Fast path: integer epochs straight to int64; fails on blank lines or bad cells.
         frame = _read_csv(data, layout, {**dtypes, time_col: np.int64 if layout.time_is_epoch else object})
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(f"{name}: line {line}: not UTF-8 text ({_reason(exc)})") from exc
     except pd.errors.ParserError as exc:
         raise DataError(f"{name}: malformed CSV ({_reason(exc)}; pandas counts lines from line "
                         f"{layout.lines_before_data + 1})") from exc
@@ -185,7 +192,7 @@ def _parse_csv(data: bytes, name: str) -> RawTable:
         open_time_ms = epoch_to_ms(time_values, layout.epoch_digits, row_numbers, "line", name)
     else:
         open_time_ms = _iso_to_ms(time_values, row_numbers, name)
-    return RawTable(open_time_ms, prices, row_numbers, "line", layout.source_format)
+    return RawTable(open_time_ms, prices, row_numbers, "line", layout.source_format, name)
 
 
 def _read_csv(data: bytes, layout: _CsvLayout, dtypes: dict) -> pd.DataFrame:
@@ -198,6 +205,32 @@ def _read_csv(data: bytes, layout: _CsvLayout, dtypes: dict) -> pd.DataFrame:
         skip_blank_lines=False,
         encoding="utf-8-sig",
     )
+
+
+def _check_field_counts(data: bytes, layout: _CsvLayout, name: str) -> None:
+    """Every non-blank data line has as many fields as the header (or the first data line): a lost or
+    extra field would shift the columns silently. Vectorized over the bytes; quoted files are left to
+    the CSV parser, as a quoted field may hold a comma."""
+    if b'"' in data:
+        return
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == 10)
+    if len(buffer) and buffer[-1] != 10:
+        ends = np.append(ends, len(buffer))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    ends, starts = ends[layout.lines_before_data:], starts[layout.lines_before_data:]
+    commas = np.flatnonzero(buffer == 44)
+    counts = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+    length = ends - starts - (buffer[np.maximum(ends - 1, 0)] == 13)  # without a trailing CR
+    text = length > 0
+    if not text.any():
+        return
+    wrong = text & (counts != layout.fields - 1)
+    if wrong.any():
+        bad = int(np.flatnonzero(wrong)[0])
+        source = "as in the header" if layout.has_header else "as in the first data line"
+        raise DataError(f"{name}: line {layout.lines_before_data + bad + 1}: {counts[bad] + 1} fields, "
+                        f"expected {layout.fields} {source}")
 
 
 def _epoch_cells_to_int(cells: np.ndarray, row_numbers: np.ndarray, name: str) -> np.ndarray:
@@ -291,8 +324,8 @@ def _sniff_csv(data: bytes, name: str) -> _CsvLayout:
         digits, unit, is_epoch = 0, "iso", False
     if layout_name == "header-csv" and not is_epoch and cells == ["timestamp", *PRICE_COLUMNS] \
             and time_cell.endswith("Z"):
-        return _CsvLayout(data_line, columns, False, 0, "normalized-csv")
-    return _CsvLayout(data_line, columns, is_epoch, digits, f"{layout_name}-{unit}")
+        return _CsvLayout(data_line, columns, False, 0, "normalized-csv", len(cells), True)
+    return _CsvLayout(data_line, columns, is_epoch, digits, f"{layout_name}-{unit}", len(cells), has_header)
 
 
 def _columns_from_header(header: list[str], sample: list[str], name: str, line: int):
@@ -308,7 +341,9 @@ def _columns_from_header(header: list[str], sample: list[str], name: str, line: 
     if time_col is None:
         time_col = next((i for i, n in enumerate(names) if n.startswith("unnamed")), None)
     if time_col is None:
-        raise DataError(f"{name}: line {line}: no open-time column in header {one_line(','.join(header), 120)}")
+        hint = " (not comma-separated?)" if len(header) == 1 and re.search(r"[;\t|]", header[0]) else ""
+        raise DataError(f"{name}: line {line}: no open-time column in header "
+                        f"{one_line(','.join(header), 120)}{hint}")
     price_cols = []
     for field in PRICE_COLUMNS[:4]:
         col = position((field,))
@@ -386,7 +421,7 @@ def _parse_json(data: bytes, name: str) -> RawTable:
         except (TypeError, ValueError):
             bad = next(i for i, v in enumerate(column) if not _is_number(v))
             raise DataError(f"{name}: record {bad + 1}: {field} {one_line(column[bad])} is not a number") from None
-    return RawTable(open_time_ms, values, row_numbers, "record", "freqtrade-json")
+    return RawTable(open_time_ms, values, row_numbers, "record", "freqtrade-json", name)
 
 
 def _is_number(value) -> bool:
@@ -424,7 +459,7 @@ def _parse_feather(path: Path, name: str) -> RawTable:
     else:
         raise DataError(f"{name}: feather column {columns[time_key]!r} is {times.dtype}, not a datetime")
     values = {field: frame[columns[field]].to_numpy(dtype=np.float64) for field in PRICE_COLUMNS}
-    return RawTable(open_time_ms, values, row_numbers, "row", "freqtrade-feather")
+    return RawTable(open_time_ms, values, row_numbers, "row", "freqtrade-feather", name)
 
 
 # ------------------------------------------------------------------------------------------------ times

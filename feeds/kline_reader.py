@@ -51,7 +51,7 @@ class Gap:
     missing_bars: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays/frames: no value equality
 class Klines:
     """A validated kline file: ``frame`` has a UTC ``DatetimeIndex`` named ``open_time`` and float64
     columns open, high, low, close, volume, strictly increasing."""
@@ -86,13 +86,14 @@ def load_klines(path, *, symbol: str | None = None, start=None, end=None) -> Kli
     path = Path(path)
     name = str(path)
     raw = read_raw(path, name)
-    open_time_ms, values, rows, reordered, duplicates = _validate_rows(raw, name)
-    interval = _infer_timeframe(open_time_ms, rows, raw.row_word, path, name)
+    label = raw.label  # the path, or path[member.csv] for a zip
+    open_time_ms, values, rows, reordered, duplicates = _validate_rows(raw, label)
+    interval = _infer_timeframe(open_time_ms, path, name)
     interval_ms = timeframe_ms(interval)
     off_grid = (open_time_ms - grid_offset_ms(interval_ms)) % interval_ms != 0
     if off_grid.any():
         bad = int(np.flatnonzero(off_grid)[0])
-        raise DataError(f"{where(name, raw.row_word, int(rows[bad]))}: open time {_iso(open_time_ms[bad])} "
+        raise DataError(f"{where(label, raw.row_word, int(rows[bad]))}: open time {_iso(open_time_ms[bad])} "
                         f"is not on the {interval} grid")
 
     if start is not None or end is not None:
@@ -194,7 +195,7 @@ def _validate_rows(raw: RawTable, name: str):
     return np.ascontiguousarray(times), values, np.ascontiguousarray(rows), reordered, duplicates
 
 
-def _infer_timeframe(open_time_ms: np.ndarray, rows, word: str, path: Path, name: str) -> str:
+def _infer_timeframe(open_time_ms: np.ndarray, path: Path, name: str) -> str:
     named = timeframe_from_filename(path)
     if len(open_time_ms) < 2:
         if named is None:

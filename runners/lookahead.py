@@ -36,7 +36,7 @@ def cut_times(klines_by_symbol, cuts: int):
     ends = [k.frame.index[-1] for k in klines_by_symbol.values()]
     first, last = max(starts), min(ends)
     fractions = np.linspace(0.2, 0.95, cuts)
-    return [first + (last - first) * f for f in fractions]
+    return [(first + (last - first) * f).floor("min") for f in fractions]
 
 
 def _prefix(klines, cut):

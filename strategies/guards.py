@@ -47,8 +47,12 @@ class DailyLossGuard:
         return 0.0 if self._last_equity is None else self._last_equity - self._day_start_equity
 
     def update(self, now_ms: int, equity: float) -> None:
-        """Record the mark-to-market equity at ``now_ms``."""
-        day = now_ms // DAY_MS
+        """Record the mark-to-market equity at ``now_ms`` (the close of the bar just ended).
+
+        The bar's P&L belongs to the day it traded in: a bar closing at 00:00 UTC ends the
+        previous day, hence ``now_ms - 1``.
+        """
+        day = (now_ms - 1) // DAY_MS
         if day != self._day:
             # The day starts from where the previous day ended (or from the first equity seen).
             self._day_start_equity = equity if self._last_equity is None else self._last_equity
@@ -61,7 +65,7 @@ class DailyLossGuard:
                 self.day_pnl, self.max_daily_loss)
 
     def check(self, now_ms: int) -> Denial | None:
-        day = now_ms // DAY_MS
+        day = now_ms // DAY_MS          # the day an order placed now would trade in
         if self._locked_day == day:
             return Denial("daily_loss", f"daily loss limit reached (day P&L {self.day_pnl:.2f} USDT)",
                           until_ms=(day + 1) * DAY_MS)

@@ -132,7 +132,8 @@ class SmcStrategy(bt.Strategy):
 
     # ------------------------------------------------------------------ bar loop
     def next(self):
-        now_ms = num_to_ms(self.datetime[0]) + self.p.exec_bar_ms   # close of the current bar
+        # The close of the current bar; feeds that have not started yet (prenext) are skipped.
+        now_ms = num_to_ms(max(d.datetime[0] for d in self.datas if len(d))) + self.p.exec_bar_ms
         self.daily_guard.update(now_ms, self.broker.getvalue())
         for book in self.books:
             n = len(book.signal_feed)
@@ -142,6 +143,11 @@ class SmcStrategy(bt.Strategy):
         self._cycles += 1
         if self.p.progress is not None and not self._cycles & 4095:
             self.p.progress(self._exec_bars_done() / self._progress_total)
+
+    def prenext(self):
+        # Symbols whose data starts later (or the signal feed's first bar not yet complete)
+        # must not hold back the others: trade whatever has bars.
+        self.next()
 
     def _exec_bars_done(self) -> int:
         return sum(len(b.exec_feed) for b in self.books)

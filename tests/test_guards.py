@@ -26,8 +26,17 @@ def test_daily_loss_locks_until_next_utc_day(caplog):
 def test_daily_loss_counts_from_previous_day_close():
     g = DailyLossGuard(500)
     g.update(DAY0 + 23 * H, 10_000)
-    g.update(DAY0 + DAY_MS, 9_400)   # first update of the new day: the loss happened today
-    assert g.check(DAY0 + DAY_MS) is not None
+    g.update(DAY0 + DAY_MS + H, 9_400)   # first bar of the new day loses 600
+    assert g.check(DAY0 + DAY_MS + H) is not None
+
+
+def test_bar_closing_at_midnight_belongs_to_the_day_it_traded():
+    g = DailyLossGuard(500)
+    g.update(DAY0 + 23 * H, 10_000)
+    g.update(DAY0 + DAY_MS, 9_400)      # the 23:00-24:00 bar lost 600: day 0's loss
+    assert g.check(DAY0 + DAY_MS) is None  # an order placed at 00:00 trades on day 1
+    g.update(DAY0 + DAY_MS + H, 9_400)
+    assert g.check(DAY0 + DAY_MS + H) is None
 
 
 def test_gap_blocks_cooldown_bars_then_lifts():

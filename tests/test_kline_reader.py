@@ -472,7 +472,36 @@ def test_json_records_must_be_arrays_of_six(tmp_path):
     good = [[1672531200000, 1, 2, 0.5, 1.5, 10], [1672531260000, 1, 2, 0.5, 1.5, 10]]
     assert_data_error(write(tmp_path, "BTC_USDT-1m.json", json.dumps(good + [[1672531320000, 1, 2]])),
                       "record 3")
-    assert_data_error(write(tmp_path, "BTC_USDT-1m-b.json", json.dumps(good + [[1672531320000, 1, 2, 3, 1.5, 1]])),
-                      "record 3", "low 3.0 above open/close")
+    assert_data_error(write(tmp_path, "BTC_USDT-1m-b.json", json.dumps(good + [[1672531320000, 1, 2, 1.2, 1.5, 1]])),
+                      "record 3", "low 1.2 above open/close")
     assert_data_error(write(tmp_path, "obj.json", json.dumps({"a": 1})), "JSON array")
     assert len(load_klines(write(tmp_path, "BTC_USDT-1m-ok.json", json.dumps(good))).frame) == 2
+
+
+@pytest.mark.parametrize("row, fields", [("2023-01-01T00:02:00Z,105.5,107,105,106,3,9", 7),
+                                         ("2023-01-01T00:02:00Z,105.5,107,105", 4)])
+def test_lost_or_extra_field(tmp_path, row, fields):
+    rows = GOOD_ROWS[:2] + [row] + GOOD_ROWS[3:]
+    assert_data_error(write(tmp_path, "fields-1m.csv", HEADER + "\n".join(rows) + "\n"),
+                      "line 4", f"{fields} fields, expected 6")
+
+
+def test_binance_row_with_a_lost_field(tmp_path):
+    start = 1_672_531_200_000
+    text = binance_rows([start, start + 60_000])
+    text += f"{start + 120_000},16541.77,16544.76,16538.45,83.08143,{start + 179_999},1374268.8,2687,40.1,664706.0,0\n"
+    assert_data_error(write(tmp_path, "BTCUSDT-1m-lost.csv", text), "line 3", "11 fields, expected 12")
+
+
+def test_not_utf8_and_not_comma_separated(tmp_path):
+    path = tmp_path / "latin-1m.csv"
+    path.write_bytes((HEADER + "\n".join(GOOD_ROWS) + "\n2023-01-01T00:04:00Z,1,1,1,1,1 caf\xe9\n").encode("latin-1"))
+    assert_data_error(path, "line 6", "not UTF-8")
+    semicolons = (HEADER + "\n".join(GOOD_ROWS)).replace(",", ";")
+    assert_data_error(write(tmp_path, "semi-1m.csv", semicolons), "line 1", "not comma-separated")
+
+
+def test_crlf_bom_and_quotes_are_fine(tmp_path):
+    text = "\ufeff" + (HEADER + "\n".join('"' + row.replace(",", '","') + '"' for row in GOOD_ROWS)).replace("\n", "\r\n")
+    klines = load_klines(write(tmp_path, "crlf-1m.csv", text))
+    assert klines.frame["close"].tolist() == [105, 105.5, 106, 107]

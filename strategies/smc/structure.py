@@ -20,8 +20,8 @@ Definition adopted:
 
 When known: a break at its break bar's close (``known_at = index``); ``bias[t]`` is the bias after
 the close of bar t. Output: :data:`BREAK_DTYPE` structured array sorted by (known_at, intrabar
-order) and an int8 bias array. One vectorized search over all swings; the only Python-level
-work is proportional to the number of breaks (none, in fact: the classification is vectorized).
+order) and an int8 bias array. Breaks come from one vectorized search over all swings' active
+windows; the BOS/CHOCH classification and the bias are vectorized too (no loop at all).
 """
 
 from __future__ import annotations

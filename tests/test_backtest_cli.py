@@ -1,0 +1,182 @@
+"""The backtest runner driven the way a user drives it: a subprocess, real files, exit codes."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WEEK_1M = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
+ETH_1H = ROOT / "data" / "ETHUSDT_spot_1h_2023-01-01_2023-12-31.csv.gz"
+
+REPORT_KEYS = {
+    "symbols", "timeframe", "start", "end", "bars", "initial_equity", "final_equity",
+    "total_return_pct", "buy_hold_return_pct", "cagr_pct", "sharpe", "sortino",
+    "max_drawdown_pct", "win_rate", "profit_factor", "expectancy", "trades", "exposure_pct",
+    "equity_curve", "trade_list", "config",
+}
+TRADE_KEYS = {
+    "symbol", "side", "entry_time", "exit_time", "entry_price", "exit_price", "size", "stop_loss",
+    "take_profit", "pnl", "fees", "exit_reason", "confidence",
+}
+
+
+def run_cli(*args, cwd=ROOT, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "runners.backtest", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """The README's first command: the bundled BTCUSDT 1h data with config.yaml, no arguments
+    besides the output files."""
+    out = tmp_path_factory.mktemp("default")
+    proc = run_cli("--report-json", out / "report.json", "--trades-csv", out / "trades.csv",
+                   "--plot", out / "chart.png")
+    assert proc.returncode == 0, proc.stderr
+    return proc, json.loads((out / "report.json").read_text()), out
+
+
+def test_default_run_prints_summary(default_run):
+    proc, report, _ = default_run
+    for label in ("Total return", "Sharpe", "Max drawdown", "Win rate", "Trades"):
+        assert label in proc.stdout
+    assert report["bars"] == 55_740
+    assert report["symbols"] == ["BTCUSDT"] and report["timeframe"] == "1h"
+
+
+def test_report_contract(default_run):
+    _, report, _ = default_run
+    assert REPORT_KEYS <= set(report)
+    assert report["trades"] == len(report["trade_list"]) > 20
+    assert 0 <= report["win_rate"] <= 1
+    assert report["config"]["app"]["mode"] == "paper"
+    for day, equity in report["equity_curve"]:
+        assert len(day) == 10 and equity > 0
+    for trade in report["trade_list"]:
+        assert TRADE_KEYS <= set(trade)
+        assert trade["exit_reason"] in {"stop_loss", "take_profit", "end_of_data"}
+
+
+def test_every_trade_obeys_the_risk_rules(default_run):
+    _, report, _ = default_run
+    cfg = report["config"]["risk_manager"]
+    for t in report["trade_list"]:
+        if t["side"] == "long":
+            assert t["stop_loss"] < t["entry_price"] < t["take_profit"]
+        else:
+            assert t["take_profit"] < t["entry_price"] < t["stop_loss"]
+        assert t["notional"] <= cfg["max_position_size"] + 1e-6
+        assert t["risk_pct_of_equity"] <= cfg["risk_per_trade_percent"] + 1e-9
+        # The fee is 0.1 % a side of the traded notional.
+        expected_fees = 0.001 * t["size"] * (t["entry_price"] + t["exit_price"])
+        assert t["fees"] == pytest.approx(expected_fees, rel=1e-6)
+        if t["exit_reason"] == "stop_loss":
+            assert t["pnl"] < 0
+        # A stop-out loses at most the planned risk, unless the market gapped through the stop.
+        if t["exit_reason"] == "stop_loss" and (
+                (t["side"] == "long" and t["exit_price"] >= t["stop_loss"] * (1 - 0.0002 - 1e-9))
+                or (t["side"] == "short" and t["exit_price"] <= t["stop_loss"] * (1 + 0.0002 + 1e-9))):
+            assert -t["pnl"] <= t["risk"] * (1 + 1e-6)
+
+
+def test_pnl_adds_up_to_equity_change(default_run):
+    _, report, _ = default_run
+    total = sum(t["pnl"] for t in report["trade_list"])
+    assert total == pytest.approx(report["final_equity"] - report["initial_equity"], abs=1e-4)
+
+
+def test_no_two_positions_on_one_symbol_at_once(default_run):
+    _, report, _ = default_run
+    trades = sorted(report["trade_list"], key=lambda t: t["entry_time"])
+    for before, after in zip(trades, trades[1:]):
+        assert after["entry_time"] >= before["exit_time"]
+
+
+def test_trades_csv_and_plot_written(default_run):
+    _, report, out = default_run
+    with open(out / "trades.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == report["trades"]
+    assert float(rows[0]["entry_price"]) == pytest.approx(report["trade_list"][0]["entry_price"])
+    assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_multi_timeframe_run_on_1m_data(tmp_path):
+    proc = run_cli("--data", WEEK_1M, "--report-json", tmp_path / "r.json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["timeframe"] == "1m" and report["signal_timeframe"] == "1h"
+    assert report["bars"] == 10_000
+    assert report["data_quality"]["BTCUSDT"]["largest_gap_bars"] == 80
+
+
+def test_two_symbols_share_max_positions(tmp_path):
+    config = tmp_path / "one_position.yaml"
+    config.write_text("paper_trading:\n  max_positions: 1\n")
+    proc = run_cli("--config", config, "--data", ETH_1H, "--from", "2023-01-01", "--to", "2024-01-01",
+                   "--data", ROOT / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz",
+                   "--report-json", tmp_path / "r.json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["symbols"] == ["ETHUSDT", "BTCUSDT"]
+    traded = {t["symbol"] for t in report["trade_list"]}
+    assert traded == {"ETHUSDT", "BTCUSDT"}
+    trades = sorted(report["trade_list"], key=lambda t: t["entry_time"])
+    for before, after in zip(trades, trades[1:]):
+        assert after["entry_time"] >= before["exit_time"], "two positions open with max_positions 1"
+
+
+def test_from_to_window(tmp_path):
+    proc = run_cli("--from", "2022-01-01", "--to", "2022-02-01", "--report-json", tmp_path / "r.json",
+                   "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["start"].startswith("2022-01-01T00:00")
+    assert report["end"].startswith("2022-02-01T00:00")
+    assert report["bars"] == 31 * 24
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--data", "nope/missing.csv"], "missing.csv"),
+    (["--from", "2023-02-01", "--to", "2023-01-01"], "--from"),
+    (["--from", "yesterday-ish"], "not an ISO date"),
+    (["--plot", "chart.jpg"], "--plot"),
+    (["--data", "weird.csv"], "weird.csv"),
+    (["--from", "2030-01-01"], "no bars"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, expected, tmp_path):
+    proc = run_cli(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert expected in lines[-1]
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_config_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("risk_manager:\n  max_daily_loss: -5\n")
+    proc = run_cli("--config", bad)
+    assert proc.returncode == 2
+    assert "risk_manager.max_daily_loss" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_malformed_data_exits_2_naming_file_and_line(tmp_path):
+    bad = tmp_path / "BTCUSDT_bad.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n"
+                   "2023-01-01T00:00:00Z,100,101,99,100.5,1\n"
+                   "2023-01-01T01:00:00Z,100,99,98,100.5,1\n")   # high below open
+    proc = run_cli("--data", bad)
+    assert proc.returncode == 2
+    assert "BTCUSDT_bad.csv" in proc.stderr and "3" in proc.stderr.splitlines()[-1]
+
+
+def test_check_lookahead_finds_nothing_on_real_data():
+    proc = run_cli("--data", WEEK_1M, "--check-lookahead", "--cuts", "8", "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "LOOKAHEAD CHECK: 0 differences over 8 cut points" in proc.stdout
