@@ -5,7 +5,9 @@
 open = first open, high = max, low = min, close = last close, volume = sum. A period with no source
 bar does not appear (never filled); a period with missing bars inside is kept, built from the bars it
 has. The LAST period is kept only if it is complete, i.e. the source's last bar closes exactly at the
-period's end, so every returned bar is closed: its values can no longer change.
+period's end, so every returned bar is closed: its values can no longer change. The FIRST period is
+dropped when the data starts inside it (e.g. ``--from 10:30`` on 1m data), so no bar is a fragment of
+its period's start.
 
 Stamping rule (no look-ahead). backtrader delivers bars of several feeds in the order of their datetime
 line, and a strategy sees a bar on the ``next`` call of its stamp. A 1m feed stamps bars at their open
@@ -51,13 +53,16 @@ def resample_bars(bars: Bars, timeframe: str) -> Bars:
         {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
     )
     open_time_ms = grouped.index.to_numpy(dtype=np.int64)
-    keep = len(grouped)
+    first, keep = 0, len(grouped)
     if int(bars.close_time_ms[-1]) != int(open_time_ms[-1]) + target_ms:
         keep -= 1  # the last period is still running
+    if int(bars.open_time_ms[0]) != int(open_time_ms[0]):
+        first = 1  # the data starts inside the first period: that bar would be a fragment
     return Bars(
         target_ms,
-        open_time_ms[:keep],
-        *(grouped[name].to_numpy(dtype=np.float64)[:keep] for name in ("open", "high", "low", "close", "volume")),
+        open_time_ms[first:keep],
+        *(grouped[name].to_numpy(dtype=np.float64)[first:keep]
+          for name in ("open", "high", "low", "close", "volume")),
     )
 
 

@@ -132,8 +132,9 @@ class SmcStrategy(bt.Strategy):
 
     # ------------------------------------------------------------------ bar loop
     def next(self):
-        # The close of the current bar; feeds that have not started yet (prenext) are skipped.
-        now_ms = num_to_ms(max(d.datetime[0] for d in self.datas if len(d))) + self.p.exec_bar_ms
+        # The strategy clock is the latest datetime among the feeds that have started; adding one
+        # execution bar gives the close of the bar just completed.
+        now_ms = num_to_ms(self.datetime[0]) + self.p.exec_bar_ms
         self.daily_guard.update(now_ms, self.broker.getvalue())
         for book in self.books:
             n = len(book.signal_feed)

@@ -190,4 +190,21 @@ def test_every_close_is_the_close_of_the_last_source_bar_of_its_period(start, le
     if len(source):
         last_period = source.open_time_ms[-1] // period_ms * period_ms
         complete = source.close_time_ms[-1] == last_period + period_ms
-        assert (len(result) > 0 and result.open_time_ms[-1] == last_period) == complete
+        first_period = source.open_time_ms[0] // period_ms * period_ms
+        fragment_start = source.open_time_ms[0] != first_period      # dropped, see the docstring
+        expected = complete and not (last_period == first_period and fragment_start)
+        assert (len(result) > 0 and result.open_time_ms[-1] == last_period) == expected
+        if len(result):
+            if fragment_start:
+                assert result.open_time_ms[0] > first_period
+            else:
+                assert result.open_time_ms[0] == first_period
+
+
+def test_leading_fragment_of_a_period_is_dropped():
+    """Data that starts at 10:30 cannot make a true 10:00 hour: that bar is left out."""
+    minutes = np.arange(30, 180)
+    start = 1_679_306_400_000  # 2023-03-20T10:00Z
+    src = Bars(60_000, start + minutes * 60_000, *(np.full(len(minutes), 1.0) for _ in range(5)))
+    hourly = resample_bars(src, "1h")
+    assert list(hourly.open_time_ms) == [start + 3_600_000, start + 7_200_000]
