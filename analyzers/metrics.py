@@ -110,16 +110,20 @@ def buy_hold_return_pct(first_price: float | None, last_price: float | None) -> 
     return total_return_pct(first_price, last_price)
 
 
+MIN_CAGR_DAYS = 30
+
+
 def cagr_pct(initial: float | None, final: float | None, days: float | None) -> float | None:
     """Compound annual growth rate in percent: ``((final / initial) ** (365 / days) - 1) * 100``.
 
     ``days`` is the length of the period in (possibly fractional) calendar days. None if
-    ``days <= 0``, ``initial <= 0``, ``final < 0``, an input is missing, or the result overflows
-    (very short periods).
+    ``days < MIN_CAGR_DAYS`` (annualizing a few weeks turns noise into absurd figures such as
+    +3.6e9 % for a good week), ``initial <= 0``, ``final < 0``, an input is missing, or the result
+    overflows.
     """
     if not (_finite(initial) and _finite(final) and _finite(days)):
         return None
-    if days <= 0 or initial <= 0 or final < 0:
+    if days < MIN_CAGR_DAYS or initial <= 0 or final < 0:
         return None
     with np.errstate(over="ignore"):
         growth = np.float64(final) / np.float64(initial)

@@ -163,8 +163,9 @@ def configure_logging(quiet: bool, verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr, force=True)
     if not verbose:
-        # Per-signal messages are INFO on the strategy logger; keep a default run readable.
-        logging.getLogger("smc.strategy").setLevel(logging.WARNING if quiet else logging.WARNING)
+        # Per-signal and per-order messages are INFO on the strategy logger: hundreds of lines
+        # over six years. A default run shows the setup, warnings and the summary.
+        logging.getLogger("smc.strategy").setLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -274,7 +274,8 @@ def test_exposure_and_returns_helpers():
     assert buy_hold_return_pct(20000.0, 30000.0) == pytest.approx(50.0)
     assert cagr_pct(100.0, 121.0, 730) == pytest.approx(10.0)
     assert cagr_pct(100.0, 110.0, 365) == pytest.approx(10.0)
-    assert cagr_pct(100.0, 0.0, 10) == pytest.approx(-100.0)
+    assert cagr_pct(100.0, 0.0, 30) == pytest.approx(-100.0)
+    assert cagr_pct(100.0, 110.0, 29.9) is None    # shorter than MIN_CAGR_DAYS
 
 
 # --------------------------------------------------------------------------- daily sampling
@@ -332,7 +333,7 @@ def test_summarize_keys_values_and_json_safety():
                                       ["2024-01-03", 1100.0], ["2024-01-04", 1210.0]]
     assert report["total_return_pct"] == pytest.approx(21.0)
     assert report["buy_hold_return_pct"] == pytest.approx(50.0)
-    assert report["cagr_pct"] == pytest.approx(cagr_pct(1000.0, 1210.0, 4), rel=1e-5)
+    assert report["cagr_pct"] is None        # 4 days: too short to annualize honestly
     assert report["max_drawdown_pct"] == pytest.approx(10.0)  # intraday trough of Jan 1
     r = [-0.1, 1100 / 900 - 1, 0.0, 0.1]
     assert report["sharpe"] == pytest.approx(sharpe_ratio(r), rel=1e-5)
