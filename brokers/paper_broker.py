@@ -1,0 +1,106 @@
+"""``PaperBroker``: the backtest broker plus stop-loss / take-profit exits between bar closes.
+
+Live, a 1m bar closes once a minute but Binance sends the forming kline about every 2 s. The
+backtest fills bracket exits when a CLOSED bar's range crosses them; live, waiting for the close
+would leave a crossed stop open for up to a minute. ``PaperBroker`` therefore also checks every
+active bracket exit against the FORMING bar of its feed each time backtrader's loop turns
+(``Cerebro`` calls ``broker.next()`` on every queue poll, bar or not).
+
+Fill rule (the same prices the backtest gives for that bar, only earlier):
+
+- The forming bar's running open/high/low (as sent by Binance so far) stand in for the bar's.
+- Sell stop (long stop-loss): if the bar OPENED at or below the stop, fill at the open; otherwise,
+  once the running low reaches the stop, fill at the stop. Both slipped by ``slippage_percent``
+  against us. Buy stops mirrored.
+- Take-profit limits fill at their limit price once the running high (low) reaches it, or at the
+  open if the bar opened beyond it.
+- When one update shows both the stop and the target crossed, the stop wins (as in the backtest).
+  When the target was crossed in an earlier update, the target wins: live knows the order of
+  events inside the bar, a backtest does not.
+- The fill is stamped with the forming bar's open time, exactly like a backtest fill in that bar.
+
+Entries still fill only on closed bars, as in the backtest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import backtrader as bt
+
+from brokers.bar_broker import BarBroker
+from feeds.array_feed import date2num_ms
+
+
+@dataclass(frozen=True)
+class FormingBar:
+    """The running values of the bar that is still open on a feed."""
+
+    open_time_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+
+
+class PaperBroker(BarBroker):
+    """BarBroker that also fills bracket exits from forming bars; see the module docstring.
+
+    Params:
+        forming_bar (callable | None): ``forming_bar(data) -> FormingBar | None``, the bar being
+            built on ``data``'s stream right now (None: nothing newer than the last closed bar).
+    """
+
+    params = (("forming_bar", None),)
+
+    def start(self):
+        super().start()
+        self._dt_override: float | None = None
+
+    def next(self):
+        super().next()
+        if self.p.forming_bar is not None:
+            self._check_forming_bars()
+
+    def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
+        if dtcoc is None and self._dt_override is not None and ago is not None:
+            dtcoc = self._dt_override
+        return super()._execute(order, ago=ago, price=price, cash=cash, position=position,
+                                dtcoc=dtcoc)
+
+    def _check_forming_bars(self) -> None:
+        for order in [o for o in self.pending if o is not None]:
+            if order.parent is None or not order.alive() or not order.active():
+                continue  # only the exits of a filled bracket
+            if order.exectype not in (bt.Order.Stop, bt.Order.Limit):
+                continue
+            forming = self.p.forming_bar(order.data)
+            if forming is None:
+                continue
+            bar_dt = float(date2num_ms([forming.open_time_ms])[0])
+            if len(order.data) and bar_dt <= order.data.datetime[0]:
+                continue  # not newer than the last closed bar: already handled there
+            if bar_dt <= self._not_before.get(order.ref, order.created.dt):
+                continue
+            # Out of the queue (its slot held by None) while it is tried, as BackBroker.next does: the OCO check that
+            # follows a fill cancels every group member still queued, the filled one included.
+            slot = self.pending.index(order)
+            self.pending[slot] = None
+            self._dt_override = bar_dt
+            try:
+                if order.exectype == bt.Order.Stop:
+                    self._try_exec_stop(order, forming.open, forming.high, forming.low,
+                                        order.created.price, forming.close)
+                else:
+                    self._try_exec_limit(order, forming.open, forming.high, forming.low,
+                                         order.created.price)
+            finally:
+                self._dt_override = None
+            slot = self.pending.index(None)
+            if order.alive():
+                self.pending[slot] = order        # keeps its place: stops stay ahead of targets
+                continue
+            del self.pending[slot]
+            if order.status == order.Completed:
+                self._bracketize(order)
+                self._not_before.pop(order.ref, None)
+                self._last_tried.pop(order.ref, None)
