@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as _dt
-
 import backtrader as bt
 import numpy as np
 
-# backtrader stores datetimes as float days: ``datetime.toordinal() + fraction of day`` (UTC).
-# The Unix epoch is therefore this number; ms = (num - epoch) * 86_400_000.
-_EPOCH_NUM = float(_dt.date(1970, 1, 1).toordinal())
-_MS_PER_DAY = 86_400_000
+from feeds.array_feed import num_to_ms
 
 
 class EquityRecorder(bt.Analyzer):
@@ -62,7 +57,7 @@ class EquityRecorder(bt.Analyzer):
 
     def stop(self):
         days = np.asarray(self._times, dtype=np.float64)
-        self.rets["times_ms"] = np.rint((days - _EPOCH_NUM) * _MS_PER_DAY).astype(np.int64)
+        self.rets["times_ms"] = num_to_ms(days)
         self.rets["values"] = np.asarray(self._values, dtype=np.float64)
         self.rets["in_market"] = np.asarray(self._in_market, dtype=np.bool_)
 

@@ -33,10 +33,13 @@ def timed_run(make_feed) -> float:
     return time.perf_counter() - began
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    if not DATA.exists():
+        print(f"error: {DATA} not found (the benchmark reads ../shared/data)", file=sys.stderr)
+        return 2
 
     load_times = []
     for _ in range(args.repeat):
@@ -51,7 +54,8 @@ def main() -> None:
     print(f"empty run, PandasData: {pandas_s:.2f} s ({pandas_s / len(bars) * 1e6:.1f} µs/bar)")
     print(f"empty run, ArrayFeed:  {array_s:.2f} s ({array_s / len(bars) * 1e6:.1f} µs/bar)")
     print(f"ArrayFeed speed-up: {pandas_s / array_s:.2f}x (target >= 2x)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

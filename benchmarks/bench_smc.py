@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--no-package", action="store_true", help="skip the package")
     args = parser.parse_args(argv)
     if not args.data.exists():
-        parser.error(f"data file not found: {args.data} (pass --data PATH)")
+        print(f"error: {args.data} not found (the benchmark reads ../shared/data; pass --data PATH)",
+              file=sys.stderr)
+        return 2
 
     df = pd.read_csv(args.data)
     cols = [np.ascontiguousarray(df[k].to_numpy(dtype=np.float64)) for k in ("open", "high", "low", "close")]

@@ -29,6 +29,36 @@ class BarBroker(bt.brokers.BackBroker):
             # may trade from the next bar of its feed on, never on the fill bar itself.
             self._not_before.setdefault(order.ref, order.data.datetime[0])
 
+    def _bracketize(self, order, cancel=False):
+        entry_filled = (not cancel and order.parent is None
+                        and order.status == order.Completed)
+        children = list(self._pchildren.get(order.ref, ())) if entry_filled else []
+        super()._bracketize(order, cancel)
+        for child in children:
+            if child is not order and child.exectype == bt.Order.Stop and child.alive():
+                self._try_stop_on_fill_bar(child)
+
+    def _try_stop_on_fill_bar(self, stop) -> None:
+        """Activate a bracket's stop now and try it on the bar its entry just filled in."""
+        bar_dt = stop.data.datetime[0]
+        self._toactivate.remove(stop)
+        stop.activate()
+        self._not_before[stop.ref] = bar_dt
+        self._last_tried[stop.ref] = bar_dt
+        # Out of the queue while it is tried (its slot held by None, restored before anything
+        # else runs): a fill's OCO check cancels every queued member of the stop's group.
+        slot = self.pending.index(stop)
+        self.pending[slot] = None
+        try:
+            super()._try_exec(stop)
+        finally:
+            if stop.alive():
+                self.pending[slot] = stop
+            else:
+                del self.pending[slot]
+        if stop.status == stop.Completed:
+            self._bracketize(stop)
+
     def _try_exec(self, order):
         # order.plen is useless here: backtrader resets it when the order is accepted, one bar
         # late; the creation datetime is exact.

@@ -6,7 +6,9 @@ Used by the backtest and (later) the paper broker, so both charge exactly the sa
   backtrader's ``CommInfoBase(commission=0.001)`` would mean 0.001 % (its percent mode divides by
   100 unless ``percabs=True``), so ``SpotCommission`` sets ``percabs=True`` and takes a fraction.
 - Slippage: market and stop fills move ``slippage_percent`` against us (backtrader's
-  ``slip_perc`` with ``slip_open=True``); limit orders fill at their limit or better, never slipped.
+  ``slip_perc`` with ``slip_open=True``). A limit order fills at its limit price, or at a bar's
+  open that is already better than the limit; that open is slipped too but never past the
+  limit, so a limit never fills worse than its price.
 - When a stop and a take-profit both lie inside one bar, the stop wins: the bracket's stop is
   submitted before its target and backtrader checks pending orders in submission order, then
   the OCO link cancels the target. This is the pessimistic assumption, on purpose.

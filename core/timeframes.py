@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 MINUTE_MS = 60_000
+DAY_MS = 86_400_000
 
 _UNIT_MS = {"m": MINUTE_MS, "h": 60 * MINUTE_MS, "d": 1440 * MINUTE_MS, "w": 7 * 1440 * MINUTE_MS}
 

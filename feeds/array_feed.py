@@ -32,10 +32,10 @@ from fractions import Fraction
 import backtrader as bt
 import numpy as np
 
+from core.timeframes import DAY_MS as _DAY_MS
 from feeds.bars import Bars
 
-_DAY_MS = 86_400_000
-_UNIX_EPOCH_ORDINAL = 719_163  # datetime.date(1970, 1, 1).toordinal()
+_UNIX_EPOCH_ORDINAL = 719_163  # datetime.date(1970, 1, 1).toordinal(): date2num of 1970-01-01
 # date2num values of years 1436..2871 lie in [2**19, 2**20), where a float64 step is exactly 2**-33.
 _FRACTION_BITS = 33
 
@@ -57,6 +57,13 @@ def date2num_ms(epoch_ms: np.ndarray) -> np.ndarray:
     distinct, position = np.unique(tod_ms, return_inverse=True)
     fraction = np.array([_day_fraction(int(ms)) for ms in distinct], dtype=np.float64)
     return ordinal.astype(np.float64) + fraction[position]
+
+
+def num_to_ms(num):
+    """Inverse of ``date2num_ms``: backtrader float datetime(s) -> UTC epoch ms (rounded)."""
+    if isinstance(num, float):
+        return int(round((num - _UNIX_EPOCH_ORDINAL) * _DAY_MS))
+    return np.rint((np.asarray(num, dtype=np.float64) - _UNIX_EPOCH_ORDINAL) * _DAY_MS).astype(np.int64)
 
 
 def _day_fraction(ms_of_day: int) -> float:

@@ -100,7 +100,11 @@ def load_klines(path, *, symbol: str | None = None, start=None, end=None) -> Kli
         first = 0 if start is None else int(np.searchsorted(open_time_ms, _to_ms(start, "start"), "left"))
         stop = len(open_time_ms) if end is None else int(np.searchsorted(open_time_ms, _to_ms(end, "end"), "left"))
         if first >= stop:
-            raise DataError(f"{name}: no bars in [{start}, {end})")
+            window = " and ".join(part for part in (
+                f"from {_iso(_to_ms(start, 'start'))}" if start is not None else "",
+                f"before {_iso(_to_ms(end, 'end'))}" if end is not None else "") if part)
+            raise DataError(f"{name}: no bars {window} (the file covers {_iso(open_time_ms[0])} "
+                            f"to {_iso(open_time_ms[-1])})")
         open_time_ms = open_time_ms[first:stop]
         values = {field: column[first:stop] for field, column in values.items()}
 

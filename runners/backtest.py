@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,10 +19,13 @@ import pandas as pd
 
 from core.config import load_config
 from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
+from core.timeframes import timeframe_ms
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
 EXIT_LOOKAHEAD_FOUND = 3
+EXIT_INTERRUPTED = 130
+SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,20}")
 
 log = logging.getLogger("smc.backtest")
 
@@ -34,12 +38,19 @@ def _iso_date(text: str) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (exit code 2), like every other input error."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="python -m runners.backtest",
         description="Backtest the SMC strategy on historical Binance klines.",
         epilog="exit codes: 0 ok; 1 internal error; 2 bad input (config, data or arguments); "
-               "3 --check-lookahead found differences",
+               "3 --check-lookahead found differences; 130 interrupted (Ctrl-C)",
     )
     parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
     parser.add_argument("--data", action="append", default=[], metavar="[SYMBOL=]PATH",
@@ -52,12 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trades-csv", metavar="PATH", help="write the trade list as CSV")
     parser.add_argument("--plot", metavar="PATH.png", help="write a chart: prices with trades, "
                         "equity and drawdown")
-    parser.add_argument("--quiet", action="store_true", help="only warnings and the summary")
-    parser.add_argument("--verbose", action="store_true", help="log every signal and order")
+    chatter = parser.add_mutually_exclusive_group()
+    chatter.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    chatter.add_argument("--verbose", action="store_true", help="log every signal and order")
     parser.add_argument("--check-lookahead", action="store_true",
                         help="re-run on prefixes ending at many cut points and list every trade "
                              "or signal that differs from the full run")
-    parser.add_argument("--cuts", type=int, default=12, help="cut points for --check-lookahead")
+    parser.add_argument("--cuts", type=int, default=12,
+                        help="cut points for --check-lookahead (default: 12)")
     return parser
 
 
@@ -66,15 +79,8 @@ def resolve_data(specs: list[str], config) -> dict[str, Path]:
     from feeds.kline_reader import symbol_from_filename
 
     if not specs:
-        found = {}
-        for symbol in config.exchanges.binance.symbols:
-            candidates = sorted(BUNDLED_DATA.glob(f"{symbol}_spot_{config.strategy.signal_timeframe}_*.csv*"))
-            if not candidates:
-                raise UserInputError(
-                    f"no bundled data for {symbol} at {config.strategy.signal_timeframe} in "
-                    f"{BUNDLED_DATA}; pass --data {symbol}=PATH")
-            found[symbol] = candidates[-1]
-        return found
+        return {symbol: bundled_file(symbol, config.strategy.signal_timeframe)
+                for symbol in config.exchanges.binance.symbols}
     result: dict[str, Path] = {}
     for spec in specs:
         symbol, sep, path = spec.partition("=")
@@ -84,10 +90,31 @@ def resolve_data(specs: list[str], config) -> dict[str, Path]:
                 raise UserInputError(f"--data {spec}: cannot tell the symbol from the file name; "
                                      f"write it as SYMBOL={spec}")
         symbol = symbol.strip().upper()
+        if not SYMBOL_PATTERN.fullmatch(symbol):
+            raise UserInputError(f"--data {spec}: {symbol!r} is not a Binance symbol "
+                                 f"(write it like BTCUSDT=PATH)")
         if symbol in result:
             raise UserInputError(f"--data {spec}: symbol {symbol} given twice")
         result[symbol] = Path(path)
     return result
+
+
+def bundled_file(symbol: str, signal_timeframe: str) -> Path:
+    """The bundled file of ``symbol`` to backtest ``signal_timeframe`` signals with: the coarsest
+    interval that divides the signal timeframe (so 1h data for 1h or 4h signals), the longest
+    file on a tie."""
+    from feeds.kline_reader import timeframe_from_filename
+
+    signal_ms = timeframe_ms(signal_timeframe)
+    usable = []
+    for path in BUNDLED_DATA.glob(f"{symbol}_spot_*.csv*"):
+        tf = timeframe_from_filename(path)
+        if tf and signal_ms % timeframe_ms(tf) == 0:
+            usable.append((timeframe_ms(tf), path.stat().st_size, path))
+    if not usable:
+        raise UserInputError(f"no bundled data for {symbol} fit for {signal_timeframe} signals in "
+                             f"{BUNDLED_DATA}; pass --data {symbol}=PATH")
+    return max(usable)[2]
 
 
 def load_data(paths: dict[str, Path], start=None, end=None) -> dict:
@@ -96,13 +123,10 @@ def load_data(paths: dict[str, Path], start=None, end=None) -> dict:
     klines = {}
     for symbol, path in paths.items():
         k = load_klines(path, symbol=symbol, start=start, end=end)
-        if len(k.frame) == 0:
-            raise UserInputError(f"{path}: no bars between {start} and {end}")
         if k.gaps:
-            largest = max(k.gaps, key=lambda g: g.missing_bars)
             log.info("%s: %d gap(s) in %s, %d missing bars, largest %d bars after %s (not filled)",
-                     symbol, len(k.gaps), path, sum(g.missing_bars for g in k.gaps),
-                     largest.missing_bars, largest.last_before)
+                     symbol, len(k.gaps), path, k.missing_bars, k.largest_gap.missing_bars,
+                     k.largest_gap.last_before)
         klines[symbol] = k
     return klines
 
@@ -110,7 +134,12 @@ def load_data(paths: dict[str, Path], start=None, end=None) -> dict:
 def format_summary(report: dict) -> str:
     """The human summary table printed at the end of a run."""
     def fmt(value, spec="{:,.2f}", suffix=""):
-        return "n/a" if value is None else spec.format(value) + suffix
+        if value is None:
+            return "n/a"
+        text = spec.format(value)
+        if text.startswith("-") and not text.strip("-0.,"):
+            text = text[1:]  # no "-0.00"
+        return text + suffix
 
     rows = [
         ("Symbols", ", ".join(report["symbols"])),
@@ -131,7 +160,7 @@ def format_summary(report: dict) -> str:
         ("Average R", fmt(report.get("avg_r_multiple"), "{:.2f}")),
         ("Average holding", fmt(report.get("avg_holding_hours"), "{:.1f}", " h")),
         ("Exposure", fmt(report["exposure_pct"], suffix=" %")),
-        ("Signals (traded)", f"{report['signals']:,} ({report['signals_traded']:,})"),
+        ("Setups (orders placed)", f"{report['signals']:,} ({report['signals_traded']:,})"),
     ]
     width = max(len(name) for name, _ in rows)
     line = "-" * (width + 32)
@@ -149,17 +178,41 @@ def write_trades_csv(path: str, trades: list[dict]) -> None:
 
 
 def _check_output_path(path: str | None, option: str, suffix: str | None = None) -> None:
+    """Fail before a long run, not after it, when an output file cannot be written."""
     if path is None:
         return
-    parent = Path(path).resolve().parent
+    target = Path(path)
+    parent = target.resolve().parent
+    if suffix and target.suffix.lower() != suffix:
+        raise UserInputError(f"{option} {path}: must end in {suffix}")
     if not parent.is_dir():
         raise UserInputError(f"{option} {path}: folder {parent} does not exist")
-    if suffix and Path(path).suffix.lower() != suffix:
-        raise UserInputError(f"{option} {path}: must end in {suffix}")
+    if target.is_dir():
+        raise UserInputError(f"{option} {path}: is a folder, not a file")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UserInputError(f"{option} {path}: not writable")
 
 
-def configure_logging(quiet: bool, verbose: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+def _write_outputs(args, report: dict, klines: dict) -> None:
+    try:
+        if args.report_json:
+            with open(args.report_json, "w") as fh:
+                json.dump(report, fh, indent=1, allow_nan=False)
+            log.info("report written to %s", args.report_json)
+        if args.trades_csv:
+            write_trades_csv(args.trades_csv, report["trade_list"])
+            log.info("trades written to %s", args.trades_csv)
+        if args.plot:
+            from analyzers.plotting import plot_backtest
+
+            plot_backtest(report, {s: k.frame for s, k in klines.items()}, args.plot)
+            log.info("chart written to %s", args.plot)
+    except OSError as exc:
+        raise UserInputError(f"{exc.filename}: cannot write: {exc.strerror}") from exc
+
+
+def configure_logging(quiet: bool, verbose: bool, default_level: str = "INFO") -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else getattr(logging, default_level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr, force=True)
     if not verbose:
@@ -181,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.cuts < 1:
             raise UserInputError(f"--cuts {args.cuts}: must be at least 1")
         config = load_config(args.config)
+        configure_logging(args.quiet, args.verbose, config.app.log_level)
+        if config.app.mode != "paper":
+            log.info("app.mode is %s: a backtest always simulates, no order leaves this machine",
+                     config.app.mode)
         klines = load_data(resolve_data(args.data, config), args.start, args.end)
 
         from runners.backtest_engine import run_backtest
@@ -190,36 +247,27 @@ def main(argv: list[str] | None = None) -> int:
         result = run_backtest(config, klines, progress=progress)
         report = result.report
         print(format_summary(report))
-        if args.report_json:
-            with open(args.report_json, "w") as fh:
-                json.dump(report, fh, indent=1, allow_nan=False)
-            log.info("report written to %s", args.report_json)
-        if args.trades_csv:
-            write_trades_csv(args.trades_csv, report["trade_list"])
-            log.info("trades written to %s", args.trades_csv)
-        if args.plot:
-            from analyzers.plotting import plot_backtest
-
-            plot_backtest(report, {s: k.frame for s, k in klines.items()}, args.plot)
-            log.info("chart written to %s", args.plot)
+        _write_outputs(args, report, klines)
         if args.check_lookahead:
             from runners.lookahead import check_lookahead
 
-            differences = check_lookahead(config, klines, cuts=args.cuts, full=result)
-            if differences:
-                print(f"LOOKAHEAD CHECK: {len(differences)} difference(s) between prefix runs "
-                      f"and the full run:")
-                for line in differences:
+            check = check_lookahead(config, klines, cuts=args.cuts, full=result)
+            skipped = f" ({check.cuts_skipped} skipped: too early for a complete signal bar)" \
+                if check.cuts_skipped else ""
+            if check.differences:
+                print(f"LOOKAHEAD CHECK: {len(check.differences)} difference(s) between prefix "
+                      f"runs and the full run over {check.cuts_compared} cut points{skipped}:")
+                for line in check.differences:
                     print("  " + line)
                 return EXIT_LOOKAHEAD_FOUND
-            print(f"LOOKAHEAD CHECK: 0 differences over {args.cuts} cut points")
+            print(f"LOOKAHEAD CHECK: 0 differences over {check.cuts_compared} cut points{skipped}")
         return EXIT_OK
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERNAL
+        return EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001 - the one outer handler that maps crashes to exit code 1
         log.exception("internal error")
         return EXIT_INTERNAL

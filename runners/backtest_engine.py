@@ -29,6 +29,10 @@ from strategies.smc_strategy import SIGNAL_SUFFIX, SmcStrategy, ms_to_iso
 log = logging.getLogger("smc.backtest")
 
 
+class NotEnoughData(UserInputError):
+    """The period holds no complete bar of the signal timeframe."""
+
+
 @dataclass
 class BacktestResult:
     """Everything a run produced; ``report`` is the JSON-ready summary."""
@@ -74,6 +78,10 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
         cerebro.adddata(ArrayFeed(bars=bars, name=symbol))
         if signal_ms != exec_ms:
             signal_bars = resample_bars(bars, signal_tf)
+            if len(signal_bars) == 0:
+                raise NotEnoughData(
+                    f"{klines.path}: no complete {signal_tf} bar between {klines.frame.index[0]} "
+                    f"and {klines.frame.index[-1]}; give a longer period")
             cerebro.adddata(ArrayFeed(bars=signal_bars, name=symbol + SIGNAL_SUFFIX,
                                       stamp_offset_ms=htf_stamp_offset_ms(exec_ms, signal_ms)))
         symbols.append(symbol)
@@ -100,7 +108,8 @@ def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms) ->
     first_prices = {s: float(k.frame["close"].iloc[0]) for s, k in klines_by_symbol.items()}
     last_prices = {s: float(k.frame["close"].iloc[-1]) for s, k in klines_by_symbol.items()}
     bh = {s: buy_hold_return_pct(first_prices[s], last_prices[s]) for s in klines_by_symbol}
-    # Buy and hold of an equal-weight basket of the traded symbols over the same period.
+    # Buy and hold of an equal-weight basket of the traded symbols, each from its first to its
+    # last bar (per-symbol figures are in the report too).
     basket_first, basket_last = 1.0, float(np.mean([1 + v / 100 for v in bh.values()]))
     metrics = summarize(times=times, values=values, in_market=equity["in_market"],
                         initial_equity=config.paper_trading.initial_balance, trades=trades,
@@ -120,8 +129,8 @@ def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms) ->
         "signals_traded": sum(1 for s in strategy.signals if s["traded"]),
         "data_quality": {
             s: {"path": k.path, "bars": len(k.frame), "gaps": len(k.gaps),
-                "missing_bars": int(sum(g.missing_bars for g in k.gaps)),
-                "largest_gap_bars": int(max((g.missing_bars for g in k.gaps), default=0)),
+                "missing_bars": k.missing_bars,
+                "largest_gap_bars": k.largest_gap.missing_bars if k.gaps else 0,
                 "duplicates_dropped": k.duplicates_dropped, "reordered": k.reordered,
                 "format": k.source_format}
             for s, k in klines_by_symbol.items()},

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
-from runners.backtest_engine import BacktestResult, run_backtest
+from runners.backtest_engine import BacktestResult, NotEnoughData, run_backtest
 
 log = logging.getLogger("smc.lookahead")
 
@@ -79,25 +80,44 @@ def compare_runs(full: BacktestResult, prefix: BacktestResult, cut_label: str) -
                            f"prefix {trade[k]!r} vs full {twin[k]!r}")
     prefix_entries = {(t["symbol"], t["entry_time"]) for t in prefix.trades}
     for t in full.trades:
-        if t["entry_time"] <= last_time and (t["symbol"], t["entry_time"]) not in prefix_entries:
-            # A fill on the prefix's last bar cannot be seen by it; anything earlier must be.
-            if t["entry_time"] < last_time:
-                out.append(f"cut {cut_label}: trade entered {t['entry_time']} on {t['symbol']} "
-                           f"missing from the prefix run")
+        # entry_time is the open of the fill bar, so every bar of the prefix opens before its end.
+        if t["entry_time"] < last_time and (t["symbol"], t["entry_time"]) not in prefix_entries:
+            out.append(f"cut {cut_label}: trade entered {t['entry_time']} on {t['symbol']} "
+                       f"missing from the prefix run")
     return out
 
 
+@dataclass(frozen=True)
+class LookaheadReport:
+    """What ``check_lookahead`` found: ``differences`` empty means causal on these cuts."""
+
+    differences: list[str]
+    cuts_compared: int
+    cuts_skipped: int
+
+
 def check_lookahead(config, klines_by_symbol, cuts: int = 12,
-                    full: BacktestResult | None = None) -> list[str]:
-    """Re-run on ``cuts`` prefixes; returns every difference found (empty list = causal)."""
+                    full: BacktestResult | None = None) -> LookaheadReport:
+    """Re-run on ``cuts`` prefixes and compare each with the full run."""
     if full is None:
         full = run_backtest(config, klines_by_symbol)
     differences = []
+    compared = skipped = 0
     for cut in cut_times(klines_by_symbol, cuts):
         prefix_klines = {s: _prefix(k, cut) for s, k in klines_by_symbol.items()}
-        prefix = run_backtest(config, prefix_klines)
+        if any(len(k.frame) == 0 for k in prefix_klines.values()):
+            log.info("lookahead cut %s: skipped, a symbol has no bar before it", cut.isoformat())
+            skipped += 1
+            continue
+        try:
+            prefix = run_backtest(config, prefix_klines)
+        except NotEnoughData:
+            log.info("lookahead cut %s: skipped, no complete signal bar before it", cut.isoformat())
+            skipped += 1
+            continue
+        compared += 1
         found = compare_runs(full, prefix, cut.isoformat())
         log.info("lookahead cut %s: %d signals, %d trades, %d difference(s)", cut.isoformat(),
                  len(prefix.signals), len(prefix.trades), len(found))
         differences.extend(found)
-    return differences
+    return LookaheadReport(differences, compared, skipped)

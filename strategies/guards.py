@@ -5,9 +5,11 @@ being processed) and answers ``check(now_ms) -> Denial | None``. No backtrader i
 
 - ``DailyLossGuard``: once the UTC day's P&L (equity now minus equity at the day's first
   update, so realized plus unrealized) reaches ``-max_daily_loss``, entries stop until 00:00 UTC.
-- ``DataGapGuard``: after a missing bar (a gap in the data, or a stale live feed), entries
-  stop for ``cooldown_bars`` bars, because structure read across a hole is not trustworthy.
-  Zero-volume bars (Binance publishes flat, empty candles around outages) count as a gap.
+- ``DataGapGuard``: after a missing execution bar (a gap in the data, or a stale live feed),
+  entries stop for ``cooldown_ms`` (``gap_cooldown_bars`` signal bars), because structure read
+  across a hole is not trustworthy; watching the execution bars also catches a hole inside one
+  signal bar. Zero-volume bars (Binance publishes flat, empty candles around outages) count as
+  a gap.
 - ``max_positions_denial``: at most ``max_positions`` open positions and pending entries across
   all symbols.
 """
@@ -17,9 +19,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-DAY_MS = 86_400_000
+from core.timeframes import DAY_MS
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("smc.guards")
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,11 @@ class DailyLossGuard:
 
 
 class DataGapGuard:
-    """Blocks entries for ``cooldown_bars`` bars after a missing or empty bar on one stream."""
+    """Blocks entries for ``cooldown_ms`` after a missing or empty bar on one stream."""
 
-    def __init__(self, bar_ms: int, cooldown_bars: int):
+    def __init__(self, bar_ms: int, cooldown_ms: int):
         self.bar_ms = int(bar_ms)
-        self.cooldown_bars = int(cooldown_bars)
+        self.cooldown_ms = int(cooldown_ms)
         self._last_open_ms: int | None = None
         self._blocked_until_ms = -1
 
@@ -90,9 +92,9 @@ class DataGapGuard:
         elif volume <= 0:
             problem = "zero-volume bar (exchange outage)"
         self._last_open_ms = open_ms
-        if problem and self.cooldown_bars > 0:
-            # The bar at open_ms closes at open_ms + bar_ms; skip it and the next cooldown-1 bars.
-            self._blocked_until_ms = open_ms + self.bar_ms * (self.cooldown_bars + 1)
+        if problem and self.cooldown_ms > 0:
+            # Counted from the close of the bar that follows the hole.
+            self._blocked_until_ms = open_ms + self.bar_ms + self.cooldown_ms
         return problem
 
     def check(self, now_ms: int) -> Denial | None:

@@ -27,9 +27,12 @@ class RiskSizer(bt.Sizer):
             raise ValueError("RiskSizer needs limits=SizingLimits(...)")
         self._prepared: float | None = None
 
-    def prepare(self, entry: float, stop: float, side: int) -> SizingDecision:
-        """Size the next order from the broker's current equity and cash."""
-        decision = size_position(self.broker.getvalue(), self.broker.getcash(), entry, stop, side,
+    def prepare(self, entry: float, stop: float, side: int,
+                reserved_cash: float = 0.0) -> SizingDecision:
+        """Size the next order from the broker's equity and its cash not yet promised to other
+        pending entries (``reserved_cash``)."""
+        free_cash = self.broker.getcash() - reserved_cash
+        decision = size_position(self.broker.getvalue(), free_cash, entry, stop, side,
                                  self.p.limits)
         self._prepared = decision.size if decision else None
         return decision

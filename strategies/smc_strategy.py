@@ -19,6 +19,15 @@ Stacking: at most one position or pending entry per symbol, so a long is never n
 short; ``max_positions`` counts positions plus pending entries across all symbols.
 Positions still open when the data ends are reported with ``exit_reason="end_of_data"`` at the
 last close, less the exit fee (the report's final equity is that liquidation value).
+
+Live paper trading uses the same class with three extra params (all None in a backtest):
+``journal`` persists every signal, order status, fill and equity point before the loop goes on
+(``brokers.journal.PaperJournal``) and hands back, at start, the trades a previous run left open;
+``live`` says which bars are warm-up history (never traded) and whether the feeds are healthy
+(no new entries otherwise: the circuit breaker); open positions are always managed.
+Restored positions get their stop-loss and take-profit back once the warm-up is over; one whose
+stop or target was crossed while the process was down is closed at the first live price, with
+``exit_reason`` ``stop_loss_while_down`` / ``take_profit_while_down``.
 """
 
 from __future__ import annotations
@@ -29,19 +38,13 @@ from datetime import datetime, timedelta, timezone
 
 import backtrader as bt
 
+from feeds.array_feed import num_to_ms
 from strategies.guards import DailyLossGuard, DataGapGuard, max_positions_denial
 from strategies.setups import Setup, SetupParams, SetupTracker
 
 log = logging.getLogger("smc.strategy")
 
-EPOCH_NUM = 719163.0          # backtrader's date2num(1970-01-01)
-DAY_MS = 86_400_000
 SIGNAL_SUFFIX = "@signal"
-
-
-def num_to_ms(num: float) -> int:
-    """backtrader float datetime (naive UTC) -> epoch milliseconds."""
-    return int(round((num - EPOCH_NUM) * DAY_MS))
 
 
 def ms_to_iso(ms: int) -> str:
@@ -74,6 +77,7 @@ class _SymbolBook:
     gap_guard: DataGapGuard
     signal_bar_ms: int
     seen_signal_len: int = 0
+    seen_exec_len: int = 0
     bracket: _OpenBracket | None = None
     closed: list = field(default_factory=list)
 
@@ -87,8 +91,12 @@ class SmcStrategy(bt.Strategy):
         exec_bar_ms (int): execution bar length in ms.
         signal_bar_ms (int): signal bar length in ms.
         preload (bool): detect setups once over each signal feed's full array (backtest) instead
-            of re-detecting on every bar (live); same answers, checked by --check-lookahead.
+            of re-detecting on every bar (live); the same setups at the same bars (tested), and
+            --check-lookahead re-runs the preloaded path on prefixes.
         progress (callable | None): called with the fraction of execution bars done.
+        journal (PaperJournal | None): persistence of the paper account (live only).
+        live (LiveGate | None): ``is_history(symbol, close_ms)`` and ``entry_denial(now_ms)``.
+        close_at_end (bool): report open positions as closed at the last bar (backtest).
     """
 
     params = (
@@ -98,6 +106,9 @@ class SmcStrategy(bt.Strategy):
         ("signal_bar_ms", 3_600_000),
         ("preload", True),
         ("progress", None),
+        ("journal", None),
+        ("live", None),
+        ("close_at_end", True),
     )
 
     def __init__(self):
@@ -122,7 +133,8 @@ class SmcStrategy(bt.Strategy):
             self.books.append(_SymbolBook(
                 symbol, exec_feed, signal_feed,
                 SetupTracker(self.setup_params, preloaded=preloaded),
-                DataGapGuard(self.p.signal_bar_ms, cfg.strategy.gap_cooldown_bars),
+                DataGapGuard(self.p.exec_bar_ms,
+                             cfg.strategy.gap_cooldown_bars * self.p.signal_bar_ms),
                 self.p.signal_bar_ms))
         self._by_order: dict[int, _SymbolBook] = {}
         self.trades_closed: list[dict] = []
@@ -137,6 +149,10 @@ class SmcStrategy(bt.Strategy):
         now_ms = num_to_ms(self.datetime[0]) + self.p.exec_bar_ms
         self.daily_guard.update(now_ms, self.broker.getvalue())
         for book in self.books:
+            n = len(book.exec_feed)
+            if n != book.seen_exec_len:
+                book.seen_exec_len = n
+                self._on_exec_bar(book)
             n = len(book.signal_feed)
             if n != book.seen_signal_len:
                 book.seen_signal_len = n
@@ -153,19 +169,23 @@ class SmcStrategy(bt.Strategy):
     def _exec_bars_done(self) -> int:
         return sum(len(b.exec_feed) for b in self.books)
 
+    def _on_exec_bar(self, book: _SymbolBook) -> None:
+        feed = book.exec_feed
+        open_ms = num_to_ms(feed.datetime[0])
+        gap = book.gap_guard.on_bar(open_ms, feed.volume[0])
+        if gap:
+            log.info("%s %s: %s; no new entries for %.1f h", book.symbol, ms_to_iso(open_ms),
+                     gap, book.gap_guard.cooldown_ms / 3_600_000)
+
     def _on_signal_bar(self, book: _SymbolBook, now_ms: int) -> None:
         feed = book.signal_feed
         index = len(feed) - 1
-        open_ms = now_ms - book.signal_bar_ms
-        gap = book.gap_guard.on_bar(open_ms, feed.volume[0])
-        if gap:
-            log.info("%s %s: %s; no new entries for %d bar(s)", book.symbol, ms_to_iso(open_ms),
-                     gap, book.gap_guard.cooldown_bars)
         bar = None if self.p.preload else (feed.open[0], feed.high[0], feed.low[0], feed.close[0])
         setups = book.tracker.on_bar(index, bar)
         if not setups:
             return
-        log.info("%s: Detected %d valid order block(s)", book.symbol, len(setups))
+        log.info("%s %s: Detected %d valid order block(s)", ms_to_iso(now_ms), book.symbol,
+                 len(setups))
         for setup in sorted(setups, key=lambda s: -s.confidence):
             self._consider(book, setup, now_ms)
 
@@ -180,19 +200,21 @@ class SmcStrategy(bt.Strategy):
         reason = self._entry_denial(book, setup, now_ms)
         if reason is None:
             sizer = self.getsizer()
-            decision = sizer.prepare(setup.entry, setup.stop, setup.side)
+            decision = sizer.prepare(setup.entry, setup.stop, setup.side,
+                                     reserved_cash=self._reserved_cash())
             for note in decision.adjustments:
                 log.info("%s: %s", book.symbol, note)
             if not decision:
                 reason = decision.skip_reason
         if reason is not None:
             record["decision"] = reason
-            log.info("%s %s setup (confidence: %.0f%%) not traded: %s", book.symbol,
-                     setup.side_name, setup.confidence * 100, reason)
+            log.info("%s %s %s setup (confidence: %.0f%%) not traded: %s", ms_to_iso(now_ms),
+                     book.symbol, setup.side_name, setup.confidence * 100, reason)
             return
-        log.info("%s signal generated (confidence: %.0f%%) %s entry %.8g stop %.8g target %.8g size %.8g",
-                 "BUY" if setup.side > 0 else "SELL", setup.confidence * 100, book.symbol,
-                 setup.entry, setup.stop, setup.take_profit, decision.size)
+        log.info("%s %s signal generated (confidence: %.0f%%) %s entry %.8g stop %.8g target %.8g "
+                 "size %.8g", ms_to_iso(now_ms), "BUY" if setup.side > 0 else "SELL",
+                 setup.confidence * 100, book.symbol, setup.entry, setup.stop, setup.take_profit,
+                 decision.size)
         place = self.buy_bracket if setup.side > 0 else self.sell_bracket
         parent, stop_order, target_order = place(
             data=book.exec_feed, exectype=bt.Order.Limit, price=setup.entry,
@@ -205,12 +227,17 @@ class SmcStrategy(bt.Strategy):
         record["traded"] = True
         record["decision"] = "order placed"
 
+    def _reserved_cash(self) -> float:
+        """Cash promised to entries that are placed but not filled yet (notional plus fee)."""
+        return sum(b.bracket.planned_size * b.bracket.setup.entry * (1 + self.fee_rate)
+                   for b in self.books if b.bracket is not None and b.bracket.entry_price is None)
+
     def _entry_denial(self, book: _SymbolBook, setup: Setup, now_ms: int) -> str | None:
         """The first reason this setup may not be traded now, or None."""
         if setup.skip_reason:
             return setup.skip_reason
         if setup.confidence < self.threshold:
-            return f"confidence {setup.confidence:.2f} below threshold {self.threshold:.2f}"
+            return f"confidence {setup.confidence:.3f} below threshold {self.threshold:.3f}"
         if setup.side < 0 and not self.allow_short:
             return "short setups are disabled (allow_short: false)"
         if book.bracket is not None:

@@ -149,12 +149,21 @@ def test_from_to_window(tmp_path):
     (["--plot", "chart.jpg"], "--plot"),
     (["--data", "weird.csv"], "weird.csv"),
     (["--from", "2030-01-01"], "no bars"),
+    (["--data", str(WEEK_1M), "--to", "2023-03-20T00:59"], "no complete 1h bar"),
+    (["--report-json", "."], "is a folder"),
+    (["--from", "2023-13-01"], "not an ISO date"),
+    (["--cuts", "abc"], "--cuts"),
+    (["--bogus"], "unrecognized arguments"),
+    (["--quiet", "--verbose"], "not allowed with"),
+    (["--data", "=x.csv"], "not a Binance symbol"),
+    (["--data", "BTC/USDT=x.csv"], "not a Binance symbol"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, expected, tmp_path):
     proc = run_cli(*args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-    assert expected in lines[-1]
+    assert len(lines) == 1, proc.stderr
+    assert expected in lines[0]
     assert "Traceback" not in proc.stderr
 
 
@@ -174,6 +183,23 @@ def test_malformed_data_exits_2_naming_file_and_line(tmp_path):
     proc = run_cli("--data", bad)
     assert proc.returncode == 2
     assert "BTCUSDT_bad.csv" in proc.stderr and "3" in proc.stderr.splitlines()[-1]
+
+
+def test_signal_timeframe_4h_uses_the_bundled_1h_file(tmp_path):
+    config = tmp_path / "four_hours.yaml"
+    config.write_text("strategy:\n  signal_timeframe: 4h\n")
+    proc = run_cli("--config", config, "--from", "2023-01-01", "--report-json", tmp_path / "r.json",
+                   "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["timeframe"] == "1h" and report["signal_timeframe"] == "4h"
+
+
+def test_check_lookahead_on_a_short_file_skips_cuts_without_a_signal_bar():
+    sample = ROOT / "tests/fixtures/raw-format-samples/binance-spot-kline-ms/BTCUSDT-1m-2023-01-01.first200.csv"
+    proc = run_cli("--data", f"BTCUSDT={sample}", "--check-lookahead", "--cuts", "6", "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "LOOKAHEAD CHECK: 0 differences" in proc.stdout and "skipped" in proc.stdout
 
 
 def test_check_lookahead_finds_nothing_on_real_data():

@@ -75,11 +75,36 @@ def test_stop_slips_against_us_and_gap_fills_at_open():
     assert run(gap).fills[1][1] == 90.0                             # gapped through: the open
 
 
-def test_children_never_fill_on_the_entry_bar():
-    # Entry fills at 100 on bar 1, whose low (90) is below the stop: the stop must wait.
-    bars = bars_from([[100, 101, 99, 100], [100, 101, 90, 100], [100, 102, 99, 101]])
+def test_stop_counts_on_the_entry_bar():
+    """Entry fills at 100 on bar 1, whose low (90) is below the stop (95): the bar may have
+    fallen after the fill, so the position is stopped out in that bar, at the stop."""
+    bars = bars_from([[100, 101, 99, 100], [100, 101, 90, 100], [100, 120, 99, 101]])
+    strat = run(bars)
+    assert [f[0] for f in strat.fills] == [bt.Order.Limit, bt.Order.Stop]
+    assert strat.fills[1][1] == 95.0 and strat.fills[1][3] == strat.fills[0][3]
+
+
+def test_entry_at_an_open_beyond_the_stop_exits_at_that_open():
+    bars = bars_from([[100, 101, 99, 100], [93, 94, 92, 93.5], [94, 95, 93, 94]])
+    strat = run(bars)
+    assert strat.fills[0][1] == 93.0 and strat.fills[1][1] == 93.0
+
+
+def test_take_profit_never_on_the_entry_bar():
+    """The entry bar's high (115) may have come before the fill: no target credited there."""
+    bars = bars_from([[100, 101, 99, 100], [100, 115, 99.5, 100], [100, 101, 99.5, 100]])
     strat = run(bars)
     assert len(strat.fills) == 1
+
+
+@pytest.mark.parametrize("broker_cls", [bt.brokers.BackBroker, BarBroker])
+def test_stock_broker_misses_the_entry_bar_stop(broker_cls):
+    bars = bars_from([[100, 101, 99, 100], [100, 101, 90, 100], [100, 120, 99, 101]])
+    fills = run(bars, broker_cls=broker_cls).fills
+    if broker_cls is BarBroker:
+        assert fills[1][0] == bt.Order.Stop
+    else:
+        assert fills[1][0] == bt.Order.Limit     # the stock broker credits the target instead
 
 
 class PlaceOnSignal(bt.Strategy):

@@ -40,18 +40,25 @@ def test_bar_closing_at_midnight_belongs_to_the_day_it_traded():
 
 
 def test_gap_blocks_cooldown_bars_then_lifts():
-    g = DataGapGuard(H, cooldown_bars=3)
+    g = DataGapGuard(H, cooldown_ms=3 * H)
     assert g.on_bar(0, 1.0) is None
     assert g.on_bar(H, 1.0) is None
     assert "2 missing" in g.on_bar(4 * H, 1.0)
-    # The bar opened at 4H closes at 5H; it and the next two closes are blocked.
+    # The bar opened at 4H closes at 5H; entries resume 3 hours after that close.
     for close in (5 * H, 6 * H, 7 * H):
         assert g.check(close) is not None
     assert g.check(8 * H) is None
 
 
+def test_minute_gap_inside_an_hour_blocks_hourly_entries():
+    g = DataGapGuard(60_000, cooldown_ms=3 * H)
+    g.on_bar(0, 1.0)
+    assert "4 missing" in g.on_bar(5 * 60_000, 1.0)
+    assert g.check(H) is not None and g.check(6 * 60_000 + 3 * H) is None
+
+
 def test_zero_volume_bar_counts_as_gap():
-    g = DataGapGuard(H, cooldown_bars=1)
+    g = DataGapGuard(H, cooldown_ms=H)
     g.on_bar(0, 1.0)
     assert "zero-volume" in g.on_bar(H, 0.0)
     assert g.check(2 * H) is not None and g.check(3 * H) is None

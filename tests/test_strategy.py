@@ -75,9 +75,10 @@ def test_lookahead_check_catches_a_leaky_setup_rule(monkeypatch, config, btc_202
         return [s.__class__(**{**s.__dict__, "confidence": min(1.0, s.confidence + boost)})
                 for s in found]
 
-    assert check_lookahead(config, btc_2022, cuts=4) == []
+    honest_report = check_lookahead(config, btc_2022, cuts=4)
+    assert honest_report.differences == [] and honest_report.cuts_compared == 4
     monkeypatch.setattr(setups_module, "find_setups", leaky)
-    differences = check_lookahead(config, btc_2022, cuts=4)
+    differences = check_lookahead(config, btc_2022, cuts=4).differences
     assert differences, "the leak went unnoticed"
     assert any("signal" in d or "trade" in d for d in differences)
 
