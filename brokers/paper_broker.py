@@ -19,7 +19,9 @@ Fill rule (the same prices the backtest gives for that bar, only earlier):
   events inside the bar, a backtest does not.
 - The fill is stamped with the forming bar's open time, exactly like a backtest fill in that bar.
 
-Entries still fill only on closed bars, as in the backtest.
+Forming bars are only looked at on loop turns that brought no new closed bar for that feed, so
+the strategy always sees a closed bar before anything that happened after it. Entries still
+fill only on closed bars, as in the backtest.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ class PaperBroker(BarBroker):
         self._dt_override: float | None = None
 
     def next(self):
+        bar_counts = {id(o.data): len(o.data) for o in self.pending if o is not None}
         super().next()
         if self.p.forming_bar is not None:
-            self._check_forming_bars()
+            self._check_forming_bars(bar_counts)
 
     def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
         if dtcoc is None and self._dt_override is not None and ago is not None:
@@ -67,10 +70,19 @@ class PaperBroker(BarBroker):
         return super()._execute(order, ago=ago, price=price, cash=cash, position=position,
                                 dtcoc=dtcoc)
 
-    def _check_forming_bars(self) -> None:
+    def _is_exit(self, order) -> bool:
+        """A bracket's stop-loss/take-profit, or a stand-alone protective order (restored after a
+        restart, marked ``info.protective``)."""
+        return order.parent is not None or bool(order.info.get("protective"))
+
+    def _check_forming_bars(self, bar_counts_before: dict[int, int]) -> None:
         for order in [o for o in self.pending if o is not None]:
-            if order.parent is None or not order.alive() or not order.active():
-                continue  # only the exits of a filled bracket
+            if not self._is_exit(order) or not order.alive() or not order.active():
+                continue
+            if bar_counts_before.get(id(order.data), len(order.data)) != len(order.data):
+                # A closed bar arrived in this very cycle and the strategy has not seen it yet:
+                # acting on the bar after it now would run ahead of the strategy.
+                continue
             if order.exectype not in (bt.Order.Stop, bt.Order.Limit):
                 continue
             forming = self.p.forming_bar(order.data)
@@ -100,7 +112,7 @@ class PaperBroker(BarBroker):
                 self.pending[slot] = order        # keeps its place: stops stay ahead of targets
                 continue
             del self.pending[slot]
-            if order.status == order.Completed:
+            if order.status == order.Completed and order.parent is not None:
                 self._bracketize(order)
                 self._not_before.pop(order.ref, None)
                 self._last_tried.pop(order.ref, None)

@@ -203,6 +203,7 @@ class BinanceSection:
     enabled: bool = _spec(True)
     symbols: tuple[str, ...] = _spec(("BTCUSDT",), _symbols)
     ws_url: str = _spec("wss://stream.binance.com:9443", _prefixed("ws://", "wss://"))
+    stale_after_seconds: float = _spec(90.0, _range(5, 3600))
     rest_url: str = _spec("https://api.binance.com", _prefixed("http://", "https://"))
 
 
@@ -240,6 +241,7 @@ class StrategySection:
     entry_valid_bars: int = _spec(3, _range(1))
     stop_buffer_percent: float = _spec(0.1, _range(0, 10, hi_open=True))
     gap_cooldown_bars: int = _spec(3, _range(0))
+    warmup_bars: int = _spec(1500, _range(0, 100_000))
 
 
 @dataclass(frozen=True)

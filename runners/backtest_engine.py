@@ -145,11 +145,10 @@ TRADE_KEYS = ("symbol", "side", "entry_time", "exit_time", "entry_price", "exit_
               "risk_pct_of_equity", "notional", "signal_time", "reasons")
 
 
+def report_value(value):
+    """Floats in reports keep 10 significant digits (enough for prices and sizes, no float noise)."""
+    return float(f"{value:.10g}") if isinstance(value, float) else value
+
+
 def _public_trade(trade: dict) -> dict:
-    out = {}
-    for key in TRADE_KEYS:
-        value = trade[key]
-        if isinstance(value, float):
-            value = float(f"{value:.10g}")
-        out[key] = value
-    return out
+    return {key: report_value(trade[key]) for key in TRADE_KEYS}

@@ -33,7 +33,8 @@ stop or target was crossed while the process was down is closed at the first liv
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import backtrader as bt
@@ -56,9 +57,9 @@ class _OpenBracket:
     """One bracket from submission to exit."""
 
     setup: Setup
-    parent: bt.Order
-    stop_order: bt.Order
-    target_order: bt.Order
+    parent: bt.Order | None            # None for a position restored after a restart
+    stop_order: bt.Order | None
+    target_order: bt.Order | None
     signal_ms: int
     planned_size: float
     planned_risk: float
@@ -66,6 +67,9 @@ class _OpenBracket:
     entry_price: float | None = None
     entry_ms: int | None = None
     entry_fee: float = 0.0
+    trade_id: int | None = None         # in the journal (live paper)
+    close_order: bt.Order | None = None  # a market close (exit crossed while down)
+    close_reason: str | None = None
 
 
 @dataclass
@@ -79,7 +83,9 @@ class _SymbolBook:
     seen_signal_len: int = 0
     seen_exec_len: int = 0
     bracket: _OpenBracket | None = None
-    closed: list = field(default_factory=list)
+    restored: object | None = None      # a journal TradeRow waiting for its exits after restart
+    low_since_down: float = float("inf")
+    high_since_down: float = float("-inf")
 
 
 class SmcStrategy(bt.Strategy):
@@ -136,6 +142,8 @@ class SmcStrategy(bt.Strategy):
                 DataGapGuard(self.p.exec_bar_ms,
                              cfg.strategy.gap_cooldown_bars * self.p.signal_bar_ms),
                 self.p.signal_bar_ms))
+        self.journal = self.p.journal
+        self.live = self.p.live
         self._by_order: dict[int, _SymbolBook] = {}
         self.trades_closed: list[dict] = []
         self.signals: list[dict] = []
@@ -148,15 +156,21 @@ class SmcStrategy(bt.Strategy):
         # execution bar gives the close of the bar just completed.
         now_ms = num_to_ms(self.datetime[0]) + self.p.exec_bar_ms
         self.daily_guard.update(now_ms, self.broker.getvalue())
+        signal_bar_closed = False
         for book in self.books:
             n = len(book.exec_feed)
             if n != book.seen_exec_len:
                 book.seen_exec_len = n
                 self._on_exec_bar(book)
+                if book.restored is not None:
+                    self._watch_restored(book, now_ms)
             n = len(book.signal_feed)
             if n != book.seen_signal_len:
                 book.seen_signal_len = n
+                signal_bar_closed = True
                 self._on_signal_bar(book, now_ms)
+        if self.journal is not None and signal_bar_closed:
+            self._journal_equity(now_ms)
         self._cycles += 1
         if self.p.progress is not None and not self._cycles & 4095:
             self.p.progress(self._exec_bars_done() / self._progress_total)
@@ -172,9 +186,10 @@ class SmcStrategy(bt.Strategy):
     def _on_exec_bar(self, book: _SymbolBook) -> None:
         feed = book.exec_feed
         open_ms = num_to_ms(feed.datetime[0])
+        already_blocked = book.gap_guard.check(open_ms + self.p.exec_bar_ms) is not None
         gap = book.gap_guard.on_bar(open_ms, feed.volume[0])
         if gap:
-            log.info("%s %s: %s; no new entries for %.1f h", book.symbol, ms_to_iso(open_ms),
+            (log.debug if already_blocked else log.info)("%s %s: %s; no new entries for %.1f h", book.symbol, ms_to_iso(open_ms),
                      gap, book.gap_guard.cooldown_ms / 3_600_000)
 
     def _on_signal_bar(self, book: _SymbolBook, now_ms: int) -> None:
@@ -184,6 +199,8 @@ class SmcStrategy(bt.Strategy):
         setups = book.tracker.on_bar(index, bar)
         if not setups:
             return
+        if self.live is not None and self.live.is_history(book.symbol, now_ms):
+            return  # warm-up bars build the structure; their setups are in the past
         log.info("%s %s: Detected %d valid order block(s)", ms_to_iso(now_ms), book.symbol,
                  len(setups))
         for setup in sorted(setups, key=lambda s: -s.confidence):
@@ -210,6 +227,8 @@ class SmcStrategy(bt.Strategy):
             record["decision"] = reason
             log.info("%s %s %s setup (confidence: %.0f%%) not traded: %s", ms_to_iso(now_ms),
                      book.symbol, setup.side_name, setup.confidence * 100, reason)
+            if self.journal is not None:
+                self.journal.signal(record, now_ms)
             return
         log.info("%s %s signal generated (confidence: %.0f%%) %s entry %.8g stop %.8g target %.8g "
                  "size %.8g", ms_to_iso(now_ms), "BUY" if setup.side > 0 else "SELL",
@@ -226,6 +245,14 @@ class SmcStrategy(bt.Strategy):
             self._by_order[order.ref] = book
         record["traded"] = True
         record["decision"] = "order placed"
+        if self.journal is not None:
+            signal_id = self.journal.signal(record, now_ms)
+            book.bracket.trade_id = self.journal.bracket(
+                symbol=book.symbol, side=setup.side_name, size=decision.size, entry=setup.entry,
+                stop=setup.stop, target=setup.take_profit, confidence=setup.confidence,
+                risk=decision.risk_amount, signal_id=signal_id,
+                valid_until_ms=now_ms + int(self.entry_valid.total_seconds() * 1000),
+                now_ms=now_ms, parent=parent, stop_order=stop_order, target_order=target_order)
 
     def _reserved_cash(self) -> float:
         """Cash promised to entries that are placed but not filled yet (notional plus fee)."""
@@ -240,9 +267,13 @@ class SmcStrategy(bt.Strategy):
             return f"confidence {setup.confidence:.3f} below threshold {self.threshold:.3f}"
         if setup.side < 0 and not self.allow_short:
             return "short setups are disabled (allow_short: false)"
-        if book.bracket is not None:
+        if book.bracket is not None or book.restored is not None:
             return "a position or pending entry is already open on this symbol"
-        open_count = sum(b.bracket is not None for b in self.books)
+        if self.live is not None:
+            blocked = self.live.entry_denial(now_ms)
+            if blocked:
+                return blocked
+        open_count = sum(b.bracket is not None or b.restored is not None for b in self.books)
         for denial in (book.gap_guard.check(now_ms), self.daily_guard.check(now_ms),
                        max_positions_denial(open_count, self.max_positions)):
             if denial is not None:
@@ -255,24 +286,41 @@ class SmcStrategy(bt.Strategy):
         if book is None or book.bracket is None:
             return
         bracket = book.bracket
+        event_ms = num_to_ms(self.datetime[0]) + self.p.exec_bar_ms
+        if self.journal is not None:
+            self.journal.order_status(order, event_ms)
         if order.status in (order.Submitted, order.Accepted):
             return
-        if order.ref == bracket.parent.ref:
+        if bracket.parent is not None and order.ref == bracket.parent.ref:
             if order.status == order.Completed:
                 bracket.entry_price = order.executed.price
                 bracket.entry_ms = num_to_ms(order.executed.dt)
                 bracket.entry_fee = order.executed.comm
-                log.info("%s entry filled: %s %.8g @ %.8g (fee %.4f)", book.symbol,
-                         bracket.setup.side_name, abs(order.executed.size), order.executed.price,
-                         order.executed.comm)
+                log.info("%s %s entry filled: %s %.8g @ %.8g (fee %.4f)",
+                         ms_to_iso(bracket.entry_ms), book.symbol, bracket.setup.side_name,
+                         abs(order.executed.size), order.executed.price, order.executed.comm)
+                if self.journal is not None:
+                    self.journal.fill(order, bracket.entry_ms, self.broker.getcash())
             elif order.status in (order.Canceled, order.Expired, order.Margin, order.Rejected):
-                log.info("%s entry %s before filling", book.symbol, order.getstatusname().lower())
+                status = order.getstatusname().lower()
+                log.info("%s entry %s before filling", book.symbol, status)
+                if self.journal is not None:
+                    self.journal.cancel(order, f"entry {status}", event_ms)
                 self._forget(book)
             return
         if order.status == order.Completed:
-            reason = "stop_loss" if order.ref == bracket.stop_order.ref else "take_profit"
-            self._close_trade(book, order.executed.price, num_to_ms(order.executed.dt),
-                              order.executed.comm, reason)
+            if bracket.stop_order is not None and order.ref == bracket.stop_order.ref:
+                reason = "stop_loss"
+            elif bracket.target_order is not None and order.ref == bracket.target_order.ref:
+                reason = "take_profit"
+            else:
+                reason = bracket.close_reason or "manual"
+            exit_ms = num_to_ms(order.executed.dt)
+            if self.journal is not None:
+                self.journal.fill(order, exit_ms, self.broker.getcash())
+            self._close_trade(book, order.executed.price, exit_ms, order.executed.comm, reason)
+            if self.journal is not None:
+                self._journal_equity(event_ms)
 
     def _close_trade(self, book: _SymbolBook, exit_price: float, exit_ms: int, exit_fee: float,
                      reason: str) -> None:
@@ -304,24 +352,101 @@ class SmcStrategy(bt.Strategy):
             "reasons": list(b.setup.reasons),
         }
         self.trades_closed.append(trade)
-        log.info("%s %s closed by %s: %.8g -> %.8g, P&L %.2f USDT", book.symbol,
-                 b.setup.side_name, reason, b.entry_price, exit_price, pnl)
+        log.info("%s %s %s closed by %s: %.8g -> %.8g, P&L %.2f USDT", ms_to_iso(exit_ms),
+                 book.symbol, b.setup.side_name, reason, b.entry_price, exit_price, pnl)
         self._forget(book)
 
     def _forget(self, book: _SymbolBook) -> None:
         b = book.bracket
-        for order in (b.parent, b.stop_order, b.target_order):
-            self._by_order.pop(order.ref, None)
+        for order in (b.parent, b.stop_order, b.target_order, b.close_order):
+            if order is not None:
+                self._by_order.pop(order.ref, None)
         book.bracket = None
 
     def stop(self):
-        for book in self.books:
-            b = book.bracket
-            if b is None or b.entry_price is None:
-                continue
-            last_close = float(book.exec_feed.close[0])
-            last_ms = num_to_ms(book.exec_feed.datetime[0]) + self.p.exec_bar_ms
-            exit_fee = self.fee_rate * last_close * b.planned_size
-            self._close_trade(book, last_close, last_ms, exit_fee, "end_of_data")
+        if self.p.close_at_end:
+            for book in self.books:
+                b = book.bracket
+                if b is None or b.entry_price is None:
+                    continue
+                last_close = float(book.exec_feed.close[0])
+                last_ms = num_to_ms(book.exec_feed.datetime[0]) + self.p.exec_bar_ms
+                exit_fee = self.fee_rate * last_close * b.planned_size
+                self._close_trade(book, last_close, last_ms, exit_fee, "end_of_data")
         if self.p.progress is not None:
             self.p.progress(1.0)
+
+    # ------------------------------------------------------------------ live paper: journal, restart
+    def start(self):
+        if self.journal is None:
+            return
+        by_symbol = {b.symbol: b for b in self.books}
+        now_ms = self._wall_ms()
+        for trade in self.journal.open_trades():
+            book = by_symbol.get(trade.symbol)
+            if book is None:
+                log.warning("open %s trade %d is not in exchanges.binance.symbols: left untouched",
+                            trade.symbol, trade.id)
+                continue
+            if trade.status == "pending":
+                self.journal.store.cancel_trade(trade.id, now_ms, "pending entry dropped on restart")
+                log.info("%s: pending entry of trade %d dropped on restart", trade.symbol, trade.id)
+                continue
+            size = trade.size if trade.side == "long" else -trade.size
+            self.broker.positions[book.exec_feed] = bt.Position(size=size, price=trade.entry_price)
+            book.restored = trade
+            log.info("%s: restored open %s %.8g @ %.8g (SL %.8g, TP %.8g) from trade %d",
+                     trade.symbol, trade.side, trade.size, trade.entry_price, trade.stop_loss,
+                     trade.take_profit, trade.id)
+
+    def _watch_restored(self, book: _SymbolBook, now_ms: int) -> None:
+        """While warm-up bars replay the downtime, note how far price went; at the first live bar,
+        re-arm the exits or, if one was crossed while down, close at the next price."""
+        trade, feed = book.restored, book.exec_feed
+        if num_to_ms(feed.datetime[0]) + self.p.exec_bar_ms > trade.updated_ms:
+            book.low_since_down = min(book.low_since_down, feed.low[0])
+            book.high_since_down = max(book.high_since_down, feed.high[0])
+        if self.live is not None and self.live.is_history(book.symbol, now_ms):
+            return
+        long = trade.side == "long"
+        setup = Setup(1 if long else -1, -1, -1, float("nan"), float("nan"), trade.planned_entry,
+                      trade.stop_loss, trade.take_profit, trade.confidence,
+                      ("restored after restart",))
+        bracket = _OpenBracket(setup, None, None, None, trade.created_ms, trade.size, trade.risk,
+                               self.broker.getvalue(), entry_price=trade.entry_price,
+                               entry_ms=trade.entry_time_ms, entry_fee=trade.entry_fee or 0.0,
+                               trade_id=trade.id)
+        book.bracket, book.restored = bracket, None
+        stop_hit = book.low_since_down <= trade.stop_loss if long else \
+            book.high_since_down >= trade.stop_loss
+        target_hit = book.high_since_down >= trade.take_profit if long else \
+            book.low_since_down <= trade.take_profit
+        exit_side = self.sell if long else self.buy
+        if stop_hit or target_hit:
+            reason = "stop_loss_while_down" if stop_hit else "take_profit_while_down"
+            bracket.close_order = exit_side(data=feed, size=trade.size, exectype=bt.Order.Market)
+            bracket.close_reason = reason
+            self._by_order[bracket.close_order.ref] = book
+            self.journal.close_order(trade, bracket.close_order, reason, now_ms)
+            log.warning("%s: %s while the engine was down (low %.8g, high %.8g): closing trade %d "
+                        "at the next price", book.symbol, reason, book.low_since_down,
+                        book.high_since_down, trade.id)
+            return
+        bracket.stop_order = exit_side(data=feed, size=trade.size, exectype=bt.Order.Stop,
+                                       price=trade.stop_loss, protective=True)
+        bracket.target_order = exit_side(data=feed, size=trade.size, exectype=bt.Order.Limit,
+                                         price=trade.take_profit, oco=bracket.stop_order,
+                                         protective=True)
+        for order in (bracket.stop_order, bracket.target_order):
+            self._by_order[order.ref] = book
+        self.journal.exit_orders(trade, bracket.stop_order, bracket.target_order, now_ms)
+        log.info("%s: stop-loss %.8g and take-profit %.8g re-armed for trade %d", book.symbol,
+                 trade.stop_loss, trade.take_profit, trade.id)
+
+    def _journal_equity(self, now_ms: int) -> None:
+        open_positions = sum(b.bracket is not None and b.bracket.entry_price is not None
+                             or b.restored is not None for b in self.books)
+        self.journal.equity(now_ms, self.broker.getvalue(), self.broker.getcash(), open_positions)
+
+    def _wall_ms(self) -> int:
+        return int(time.time() * 1000)

@@ -1,0 +1,152 @@
+"""One live paper-trading session: feeds, paper broker, strategy and state database wired up.
+
+``runners.live_paper`` (the CLI) builds a ``PaperSession`` and calls ``run()``; tests and the
+replay mode do the same against a local ``FakeBinance``. The strategy is the backtest's
+``SmcStrategy``; only the feeds (live), the broker (``PaperBroker``: persistence through the
+journal, exits between bar closes) and the warm-up/circuit-breaker gate differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import backtrader as bt
+
+from brokers.costs import configure_costs
+from brokers.journal import PaperJournal
+from brokers.paper_broker import FormingBar, PaperBroker
+from brokers.state.store import StateStore
+from core.timeframes import timeframe_ms
+from feeds.live_feed import LiveFeedManager
+from strategies.risk import SizingLimits
+from strategies.sizer import RiskSizer
+from strategies.smc_strategy import SmcStrategy
+
+log = logging.getLogger("smc.paper")
+
+MARKET_STATUS_EVERY_S = 2.0
+
+
+class LiveGate:
+    """What the strategy asks the live feeds: is a bar warm-up history, may it enter now."""
+
+    def __init__(self, manager: LiveFeedManager, clock=time.time):
+        self.manager = manager
+        self.clock = clock
+
+    def is_history(self, symbol: str, close_ms: int) -> bool:
+        """True for bars that came from REST (warm-up or a backfill): never traded on."""
+        return not self.manager.exec_feed(symbol).last_live
+
+    def entry_denial(self, now_ms: int) -> str | None:
+        wall_ms = int(self.clock() * 1000)
+        if self.manager.health.all_live(wall_ms):
+            return None
+        snapshot = self.manager.health.snapshot(wall_ms)["streams"]
+        bad = ", ".join(f"{name} {info['status']}" for name, info in snapshot.items()
+                        if info["status"] != "LIVE")
+        return f"feed not live ({bad}): circuit breaker holds new entries"
+
+
+class PaperSession:
+    """Everything one live paper run needs; ``run()`` blocks until ``stop()``."""
+
+    def __init__(self, config, *, ws_url: str | None = None, rest_url: str | None = None,
+                 symbols=None, exec_interval: str | None = None, clock=time.time,
+                 manager_options: dict | None = None):
+        self.config = config
+        self.clock = clock
+        self.symbols = list(symbols or config.exchanges.binance.symbols)
+        self.exec_interval = exec_interval or config.strategy.execution_timeframe
+        self.signal_interval = config.strategy.signal_timeframe
+        binance = config.exchanges.binance
+        self.store = StateStore(config.database.url)
+        self.manager = LiveFeedManager(
+            self.symbols, self.exec_interval, self.signal_interval,
+            ws_url or binance.ws_url, rest_url or binance.rest_url,
+            warmup_bars=config.strategy.warmup_bars,
+            stale_after_s=binance.stale_after_seconds, clock=clock, **(manager_options or {}))
+        self.run_id: int | None = None
+        self.strategy: SmcStrategy | None = None
+        self._stopping = threading.Event()
+        self._status_thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def run(self) -> SmcStrategy:
+        """Start the feeds (warm-up included), trade until ``stop()``, persist the end of run."""
+        now_ms = int(self.clock() * 1000)
+        account = self.store.ensure_account(self.config.paper_trading.initial_balance, now_ms)
+        self.run_id = self.store.start_run("paper", self.config.as_dict(), now_ms)
+        log.info("Paper account: %.2f USDT cash (initial %.2f); run %d", account.cash,
+                 account.initial_balance, self.run_id)
+        status = "crashed"
+        try:
+            self.manager.start()
+            self._status_thread = threading.Thread(target=self._publish_status, daemon=True,
+                                                   name="market-status")
+            self._status_thread.start()
+            cerebro = self._build_cerebro(account.cash)
+            self.strategy = cerebro.run()[0]
+            status = "stopped"
+            return self.strategy
+        finally:
+            self._stopping.set()
+            self.manager.stop()
+            if self._status_thread is not None:
+                self._status_thread.join(timeout=5)
+            self.store.stop_run(self.run_id, int(self.clock() * 1000), status=status)
+            log.info("Paper run %d %s; state saved in %s", self.run_id, status,
+                     self.config.database.url)
+
+    def stop(self) -> None:
+        """Ask the run to end (thread-safe; the feeds drain, then cerebro returns)."""
+        self._stopping.set()
+        threading.Thread(target=self.manager.stop, daemon=True, name="stopper").start()
+
+    # ------------------------------------------------------------------ wiring
+    def _build_cerebro(self, cash: float) -> bt.Cerebro:
+        cfg = self.config
+        cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=False, live=True)
+        cerebro.broker = PaperBroker(forming_bar=self._forming_bar)
+        cerebro.broker.setcash(cash)
+        configure_costs(cerebro.broker, cfg.risk_manager.fee_percent / 100.0,
+                        cfg.risk_manager.slippage_percent / 100.0)
+        for feed in self.manager.feeds():
+            cerebro.adddata(feed, name=feed._name)
+        cerebro.addsizer(RiskSizer, limits=SizingLimits.from_config(cfg.risk_manager))
+        cerebro.addstrategy(
+            SmcStrategy, config=cfg, symbols=self.symbols,
+            exec_bar_ms=timeframe_ms(self.exec_interval),
+            signal_bar_ms=timeframe_ms(self.signal_interval), preload=False,
+            journal=PaperJournal(self.store, self.run_id), live=LiveGate(self.manager, self.clock),
+            close_at_end=False)
+        return cerebro
+
+    def _forming_bar(self, data) -> FormingBar | None:
+        symbol = getattr(data, "symbol", None)
+        if symbol is None or getattr(data, "_name", "").endswith("@signal"):
+            return None
+        bar = self.manager.forming_bar(symbol)
+        if bar is None:
+            return None
+        return FormingBar(bar.open_time_ms, bar.open, bar.high, bar.low, bar.close)
+
+    def _publish_status(self) -> None:
+        """Last prices and feed status into the database for the status page, every 2 s."""
+        while not self._stopping.wait(MARKET_STATUS_EVERY_S):
+            now_ms = int(self.clock() * 1000)
+            try:
+                snapshot = self.manager.health.snapshot(now_ms)["streams"]
+                for symbol in self.symbols:
+                    price = self.manager.last_price(symbol)
+                    info = snapshot.get(symbol, {})
+                    self.store.update_market(
+                        symbol, last_price=price[0] if price else None,
+                        last_price_ms=price[1] if price else None,
+                        feed_status=info.get("status"), last_message_ms=info.get("last_message_ms"),
+                        last_closed_bar_ms=info.get("last_closed_open_ms"), now_ms=now_ms)
+                self.store.heartbeat(self.run_id, now_ms)
+            except Exception:  # noqa: BLE001 - the status thread must never take the engine down
+                log.exception("could not publish the market status")
