@@ -55,7 +55,7 @@ class PaperSession:
 
     def __init__(self, config, *, ws_url: str | None = None, rest_url: str | None = None,
                  symbols=None, exec_interval: str | None = None, clock=time.time,
-                 manager_options: dict | None = None):
+                 manager_options: dict | None = None, analyzers: dict | None = None):
         self.config = config
         self.clock = clock
         self.symbols = list(symbols or config.exchanges.binance.symbols)
@@ -68,6 +68,7 @@ class PaperSession:
             ws_url or binance.ws_url, rest_url or binance.rest_url,
             warmup_bars=config.strategy.warmup_bars,
             stale_after_s=binance.stale_after_seconds, clock=clock, **(manager_options or {}))
+        self.analyzers = dict(analyzers or {})   # name -> bt.Analyzer class (benchmarks, tests)
         self.run_id: int | None = None
         self.strategy: SmcStrategy | None = None
         self._stopping = threading.Event()
@@ -122,6 +123,8 @@ class PaperSession:
             signal_bar_ms=timeframe_ms(self.signal_interval), preload=False,
             journal=PaperJournal(self.store, self.run_id), live=LiveGate(self.manager, self.clock),
             close_at_end=False)
+        for name, analyzer in self.analyzers.items():
+            cerebro.addanalyzer(analyzer, _name=name)
         return cerebro
 
     def _forming_bar(self, data) -> FormingBar | None:
