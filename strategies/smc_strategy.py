@@ -393,7 +393,10 @@ class SmcStrategy(bt.Strategy):
                 log.info("%s: pending entry of trade %d dropped on restart", trade.symbol, trade.id)
                 continue
             size = trade.size if trade.side == "long" else -trade.size
-            self.broker.positions[book.exec_feed] = bt.Position(size=size, price=trade.entry_price)
+            position = self.broker.positions[book.exec_feed]
+            position.update(size, trade.entry_price,
+                            datetime.fromtimestamp(trade.entry_time_ms / 1000, timezone.utc)
+                            .replace(tzinfo=None))
             book.restored = trade
             log.info("%s: restored open %s %.8g @ %.8g (SL %.8g, TP %.8g) from trade %d",
                      trade.symbol, trade.side, trade.size, trade.entry_price, trade.stop_loss,
@@ -403,7 +406,8 @@ class SmcStrategy(bt.Strategy):
         """While warm-up bars replay the downtime, note how far price went; at the first live bar,
         re-arm the exits or, if one was crossed while down, close at the next price."""
         trade, feed = book.restored, book.exec_feed
-        if num_to_ms(feed.datetime[0]) + self.p.exec_bar_ms > trade.updated_ms:
+        # Bars after the entry bar (the entry bar's own range was judged by the previous run).
+        if num_to_ms(feed.datetime[0]) > trade.entry_time_ms:
             book.low_since_down = min(book.low_since_down, feed.low[0])
             book.high_since_down = max(book.high_since_down, feed.high[0])
         if self.live is not None and self.live.is_history(book.symbol, now_ms):
