@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -324,8 +325,7 @@ def bench_process(args, results: dict) -> None:
     server = FakeBinance({SYMBOL: bars}, interval="1m", speed=None,
                          history_bars=args.sub_history).start()
     proc = None
-    tmp_ctx = tempfile.TemporaryDirectory(prefix="bench_live_proc_")
-    tmp = Path(tmp_ctx.name)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_live_proc_"))
     log_file, out_file = tmp / "x.log", tmp / "stdout.txt"
     try:
         with open(ROOT / "config.yaml") as fh:
@@ -448,7 +448,7 @@ def bench_process(args, results: dict) -> None:
         if args.keep_logs:
             print(f"    logs kept in {tmp}")
         else:
-            tmp_ctx.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _log_problems(log_file: Path, out_file: Path):

@@ -22,6 +22,14 @@ def timeframe_ms(timeframe: str) -> int:
     return int(timeframe[:-1]) * _UNIT_MS[timeframe[-1]]
 
 
+WEEK_GRID_OFFSET_MS = 4 * DAY_MS  # Binance weekly bars open on Monday; 1970-01-01 was a Thursday
+
+
+def grid_offset_ms(interval_ms: int) -> int:
+    """Open times of ``interval_ms`` bars satisfy ``(t - offset) % interval_ms == 0`` (UTC)."""
+    return WEEK_GRID_OFFSET_MS if interval_ms == timeframe_ms("1w") else 0
+
+
 def timeframe_from_ms(length_ms: int) -> str | None:
     """The Binance interval name whose bar lasts ``length_ms``, or None if there is none."""
     for name in BINANCE_INTERVALS:

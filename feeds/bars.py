@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 _PRICE_FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -74,9 +73,11 @@ class Bars:
         )
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, timeframe_ms: int) -> "Bars":
+    def from_frame(cls, frame: "pd.DataFrame", timeframe_ms: int) -> "Bars":
         """From a frame with a UTC ``DatetimeIndex`` of open times and open/high/low/close/volume columns."""
         index = frame.index
+        import pandas as pd  # here, not at the top: the live engine never loads pandas (~80 MB)
+
         if not isinstance(index, pd.DatetimeIndex):
             raise ValueError("frame must have a DatetimeIndex of bar open times")
         if index.tz is not None:
@@ -87,8 +88,10 @@ class Bars:
             *(frame[name].to_numpy(dtype=np.float64) for name in _PRICE_FIELDS),
         )
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> "pd.DataFrame":
         """The bars as a frame indexed by a UTC ``DatetimeIndex`` named ``open_time``."""
+        import pandas as pd
+
         index = pd.DatetimeIndex(self.open_time_ms.astype("datetime64[ms]"), name="open_time")
         return pd.DataFrame(
             {name: getattr(self, name) for name in _PRICE_FIELDS}, index=index.tz_localize("UTC")

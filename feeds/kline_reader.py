@@ -30,16 +30,10 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from core.timeframes import BINANCE_INTERVALS, timeframe_from_ms, timeframe_ms
+from core.timeframes import BINANCE_INTERVALS, grid_offset_ms, timeframe_from_ms, timeframe_ms
 from feeds.bars import Bars
 from feeds.kline_formats import PRICE_COLUMNS, RawTable, read_raw, where
 
-WEEK_GRID_OFFSET_MS = 4 * 86_400_000  # Binance weekly bars open on Monday; 1970-01-01 was a Thursday
-
-
-def grid_offset_ms(interval_ms: int) -> int:
-    """Open times of ``interval_ms`` bars satisfy ``(t - offset) % interval_ms == 0`` (UTC)."""
-    return WEEK_GRID_OFFSET_MS if interval_ms == timeframe_ms("1w") else 0
 
 
 @dataclass(frozen=True)

@@ -354,17 +354,26 @@ class LiveFeedManager:
     def _take(self, channel: _Channel, wait: bool, wait_s: float):
         """Next (bar, live) of ``channel``; None if none came; False when stopped and drained.
 
-        A feed waits only if nothing was queued for ANY feed since its last look: then one idle
-        backtrader cycle blocks instead of spinning, and a feed whose bar is not due this cycle
-        returns at once while another feed delivers.
+        A feed waits only if nothing was queued for ANY feed since its last look and no feed
+        still holds a bar: then one idle backtrader cycle blocks instead of spinning, and a feed
+        whose bar is not due this cycle returns at once while another feed delivers (a warm-up
+        or backfill pushes many bars at once; the other feeds must not wait on each of them).
         """
         with self._cond:
-            if not channel.items and not self._finished and wait and channel.seen_seq == self._seq:
+            if (not channel.items and not self._finished and wait
+                    and channel.seen_seq == self._seq and not self._anything_queued()):
                 self._cond.wait(wait_s)
             channel.seen_seq = self._seq
             if channel.items:
                 return channel.items.popleft()
             return False if self._finished else None
+
+    def _anything_queued(self) -> bool:
+        for state in self._states.values():
+            if state.exec_channel.items or (state.signal_channel is not None
+                                            and state.signal_channel.items):
+                return True
+        return False
 
     def _push(self, items: list[tuple[_Channel, ClosedBar, bool]]) -> None:
         if not items:
