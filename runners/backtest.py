@@ -20,6 +20,7 @@ import pandas as pd
 from core.config import load_config
 from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
 from core.timeframes import timeframe_ms
+from runners.cli import OneLineErrorParser
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
@@ -36,13 +37,6 @@ def _iso_date(text: str) -> pd.Timestamp:
     except (ValueError, TypeError):
         raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (expected e.g. 2023-01-01)")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line (exit code 2), like every other input error."""
-
-    def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,7 @@ import pandas as pd
 from core.config import load_config
 from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
 from core.timeframes import BINANCE_INTERVALS, timeframe_ms
+from runners.cli import OneLineErrorParser
 
 log = logging.getLogger("smc.download")
 
@@ -60,7 +61,7 @@ def _symbol(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="python -m runners.download",
         description="Download closed Binance spot klines into the normalized CSV format the "
                     "backtest reads; resumes an existing file from its last bar.",

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core.config import load_config
 from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
+from runners.cli import OneLineErrorParser
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_FILE = Path("logs") / "smc_trading.log"
@@ -33,13 +34,8 @@ BANNER = "✅ Paper Trading Mode - Simulated orders only"
 log = logging.getLogger("smc.live")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m runners.live_paper",
+    parser = OneLineErrorParser(prog="python -m runners.live_paper",
                      description="Live paper trading of the SMC strategy on Binance data.",
                      epilog="exit codes: 0 ok (stopped cleanly); 1 internal error; 2 bad input "
                             "(config, data, arguments, or app.mode real)")
