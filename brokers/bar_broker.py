@@ -21,6 +21,7 @@ class BarBroker(bt.brokers.BackBroker):
         super().start()
         self._not_before: dict[int, float] = {}  # order ref -> bar datetime it must exceed
         self._last_tried: dict[int, float] = {}  # order ref -> bar datetime it was last tried on
+        self._cash_after: dict[int, float] = {}  # order ref -> broker cash right after its fill
 
     def next(self):
         super().next()
@@ -28,6 +29,17 @@ class BarBroker(bt.brokers.BackBroker):
             # Queued for activation because its bracket parent filled on the current bar: it
             # may trade from the next bar of its feed on, never on the fill bar itself.
             self._not_before.setdefault(order.ref, order.data.datetime[0])
+
+    def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
+        result = super()._execute(order, ago=ago, price=price, cash=cash, position=position,
+                                  dtcoc=dtcoc)
+        if ago is not None and order.executed.size:
+            self._cash_after[order.ref] = self.cash
+        return result
+
+    def cash_after(self, order) -> float:
+        """The cash right after ``order`` filled (several fills can share one loop turn)."""
+        return self._cash_after.get(order.ref, self.cash)
 
     def _bracketize(self, order, cancel=False):
         entry_filled = (not cancel and order.parent is None

@@ -109,6 +109,11 @@ class PaperJournal:
     def equity(self, now_ms: int, equity: float, cash: float, open_positions: int) -> None:
         self.store.snapshot_equity(self.run_id, now_ms, equity, cash, open_positions)
 
+    def equity_before(self, time_ms: int) -> float | None:
+        """The last recorded equity strictly before ``time_ms`` (any run), or None."""
+        before = [equity for t, equity in self.store.equity_curve() if t < time_ms]
+        return before[-1] if before else None
+
     def open_trades(self) -> list[TradeRow]:
         return self.store.open_trades()
 

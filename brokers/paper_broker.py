@@ -11,7 +11,8 @@ Fill rule (the same prices the backtest gives for that bar, only earlier):
 - The forming bar's running open/high/low (as sent by Binance so far) stand in for the bar's.
 - Sell stop (long stop-loss): if the bar OPENED at or below the stop, fill at the open; otherwise,
   once the running low reaches the stop, fill at the stop. Both slipped by ``slippage_percent``
-  against us. Buy stops mirrored.
+  against us. Buy stops mirrored. (A backtest caps that slippage at the bar's final low, which
+  live cannot know yet: a live stop fill is never better than the backtest's.)
 - Take-profit limits fill at their limit price once the running high (low) reaches it, or at the
   open if the bar opened beyond it.
 - When one update shows both the stop and the target crossed, the stop wins (as in the backtest).
@@ -54,21 +55,31 @@ class PaperBroker(BarBroker):
 
     params = (("forming_bar", None),)
 
-    def start(self):
-        super().start()
-        self._dt_override: float | None = None
-
     def next(self):
         bar_counts = {id(o.data): len(o.data) for o in self.pending if o is not None}
         super().next()
         if self.p.forming_bar is not None:
             self._check_forming_bars(bar_counts)
 
-    def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
-        if dtcoc is None and self._dt_override is not None and ago is not None:
-            dtcoc = self._dt_override
-        return super()._execute(order, ago=ago, price=price, cash=cash, position=position,
-                                dtcoc=dtcoc)
+    def _forming_fill_price(self, order, bar: FormingBar) -> float | None:
+        """The fill price of a stop or limit exit on the forming bar so far, or None."""
+        slip = self.p.slip_perc
+        trigger = order.created.price
+        if order.exectype == bt.Order.Stop:
+            if order.isbuy():
+                if bar.open >= trigger:
+                    return bar.open * (1 + slip)
+                return trigger * (1 + slip) if bar.high >= trigger else None
+            if bar.open <= trigger:
+                return bar.open * (1 - slip)
+            return trigger * (1 - slip) if bar.low <= trigger else None
+        if order.isbuy():
+            if bar.open <= trigger:
+                return min(bar.open * (1 + slip), trigger)
+            return trigger if bar.low <= trigger else None
+        if bar.open >= trigger:
+            return max(bar.open * (1 - slip), trigger)
+        return trigger if bar.high >= trigger else None
 
     def _is_exit(self, order) -> bool:
         """A bracket's stop-loss/take-profit, or a stand-alone protective order (restored after a
@@ -93,26 +104,20 @@ class PaperBroker(BarBroker):
                 continue  # not newer than the last closed bar: already handled there
             if bar_dt <= self._not_before.get(order.ref, order.created.dt):
                 continue
-            # Out of the queue (its slot held by None) while it is tried, as BackBroker.next does: the OCO check that
-            # follows a fill cancels every group member still queued, the filled one included.
+            # Out of the queue (its slot held by None) while it is tried, as BackBroker.next does:
+            # the OCO check that follows a fill cancels every group member still queued, the
+            # filled one included.
             slot = self.pending.index(order)
             self.pending[slot] = None
-            self._dt_override = bar_dt
-            try:
-                if order.exectype == bt.Order.Stop:
-                    self._try_exec_stop(order, forming.open, forming.high, forming.low,
-                                        order.created.price, forming.close)
-                else:
-                    self._try_exec_limit(order, forming.open, forming.high, forming.low,
-                                         order.created.price)
-            finally:
-                self._dt_override = None
+            price = self._forming_fill_price(order, forming)
+            if price is not None:
+                self._execute(order, ago=0, price=price, dtcoc=bar_dt)
             slot = self.pending.index(None)
             if order.alive():
                 self.pending[slot] = order        # keeps its place: stops stay ahead of targets
                 continue
             del self.pending[slot]
+            self._not_before.pop(order.ref, None)
+            self._last_tried.pop(order.ref, None)
             if order.status == order.Completed and order.parent is not None:
                 self._bracketize(order)
-                self._not_before.pop(order.ref, None)
-                self._last_tried.pop(order.ref, None)

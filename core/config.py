@@ -241,7 +241,7 @@ class StrategySection:
     entry_valid_bars: int = _spec(3, _range(1))
     stop_buffer_percent: float = _spec(0.1, _range(0, 10, hi_open=True))
     gap_cooldown_bars: int = _spec(3, _range(0))
-    warmup_bars: int = _spec(1500, _range(0, 100_000))
+    warmup_bars: int = _spec(10000, _range(0, 100_000))
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,9 @@ class LiveFeedManager:
         self.ws_url = ws_url
         self.rest_url = rest_url
         self.warmup_bars = int(warmup_bars)
+        # Set before start() to reach further back than warmup_bars (e.g. to the entry of a
+        # position restored after a crash, so the whole downtime is seen).
+        self.warmup_since_ms: int | None = None
         self.clock = clock
         self.wait_s = wait_s
         self.rest_attempts = rest_attempts
@@ -276,16 +279,18 @@ class LiveFeedManager:
         return self._prices.get(symbol.upper())
 
     def forming_bar(self, symbol: str) -> ClosedBar | None:
-        """The bar of ``symbol`` still forming right after the last one backtrader received
-        (running open/high/low/close so far), or None when there is none yet, or when closed
-        bars are still queued (the forming bar is then not the next bar of the feed)."""
+        """The bar of ``symbol`` still forming after the last one backtrader received (running
+        open/high/low/close so far); None when there is none yet or closed bars are still queued
+        for backtrader (they must be seen first)."""
         state = self._state(symbol)
-        forming = state.assembler.forming      # one attribute read: safe across threads
+        forming = state.assembler.forming      # a reference to an immutable bar (GIL-atomic read)
         feed = state.exec_channel.feed
         if forming is None or feed is None or feed.last_open_ms is None:
             return None
-        if forming.open_time_ms != feed.last_open_ms + self.exec_ms:
+        if forming.open_time_ms <= feed.last_open_ms or state.exec_channel.items:
             return None
+        # Normally the next bar; further ahead only while closed bars are held back behind a
+        # gap that REST cannot fill yet: open positions are then still protected.
         return forming
 
     def pending(self, symbol: str, signal: bool = False) -> tuple[ClosedBar, ...]:
@@ -404,17 +409,19 @@ class LiveFeedManager:
         self._push(items)
 
     def _warm_up(self, state: _SymbolState) -> None:
-        if self.warmup_bars == 0:
+        if self.warmup_bars == 0 and self.warmup_since_ms is None:
             return
         symbol, count = state.symbol, self.warmup_bars
 
         def fetch():
             now = fetch_server_time(self.exchange)
             since = now - (count + 1) * self.exec_ms
+            if self.warmup_since_ms is not None:
+                since = min(since, self.warmup_since_ms)
             return fetch_closed_bars(self.exchange, symbol, self.exec_interval, since_ms=since, now_ms=now)
 
         bars = self._retry(fetch, f"{symbol} warm-up klines")
-        if len(bars) > count:
+        if len(bars) > count and self.warmup_since_ms is None:
             bars = bars.slice(len(bars) - count)
         out = state.assembler.accept_backfill(bars)
         self.backfills += 1

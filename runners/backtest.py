@@ -20,7 +20,7 @@ import pandas as pd
 from core.config import load_config
 from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
 from core.timeframes import timeframe_ms
-from runners.cli import OneLineErrorParser
+from runners.cli import OneLineErrorParser, check_output_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
@@ -171,22 +171,6 @@ def write_trades_csv(path: str, trades: list[dict]) -> None:
             writer.writerow({**t, "reasons": "; ".join(t["reasons"])})
 
 
-def _check_output_path(path: str | None, option: str, suffix: str | None = None) -> None:
-    """Fail before a long run, not after it, when an output file cannot be written."""
-    if path is None:
-        return
-    target = Path(path)
-    parent = target.resolve().parent
-    if suffix and target.suffix.lower() != suffix:
-        raise UserInputError(f"{option} {path}: must end in {suffix}")
-    if not parent.is_dir():
-        raise UserInputError(f"{option} {path}: folder {parent} does not exist")
-    if target.is_dir():
-        raise UserInputError(f"{option} {path}: is a folder, not a file")
-    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise UserInputError(f"{option} {path}: not writable")
-
-
 def _write_outputs(args, report: dict, klines: dict) -> None:
     try:
         if args.report_json:
@@ -222,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         for path, option, suffix in ((args.report_json, "--report-json", None),
                                      (args.trades_csv, "--trades-csv", None),
                                      (args.plot, "--plot", ".png")):
-            _check_output_path(path, option, suffix)
+            check_output_path(path, option, suffix)
         if args.start is not None and args.end is not None and args.start >= args.end:
             raise UserInputError(f"--from {args.start.date()} is not before --to {args.end.date()}")
         if args.cuts < 1:

@@ -17,19 +17,23 @@ import argparse
 import json
 import logging
 import logging.handlers
+import math
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
-from core.config import load_config
+from core.config import apply_overrides, load_config
 from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
-from runners.cli import OneLineErrorParser
+from feeds.rest_client import TemporaryError
+from runners.cli import OneLineErrorParser, check_output_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_FILE = Path("logs") / "smc_trading.log"
+EXIT_INTERRUPTED = 130
 BANNER = "✅ Paper Trading Mode - Simulated orders only"
+REPLAY_DB = "sqlite:///state/replay.db"
 
 log = logging.getLogger("smc.live")
 
@@ -42,11 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
     parser.add_argument("--replay", metavar="FILE", help="serve this kline file from a local "
                         "Binance-compatible server and trade it through the live path")
-    parser.add_argument("--speed", type=float, default=50.0,
+    parser.add_argument("--speed", type=float, default=None,
                         help="--replay: bars published per second (default: 50)")
-    parser.add_argument("--history-bars", type=int, default=0,
+    parser.add_argument("--history-bars", type=int, default=None,
                         help="--replay: bars of the file already in the past at start, served "
                              "over REST for the warm-up (default: 0)")
+    parser.add_argument("--db", metavar="URL",
+                        help="state database, overriding database.url (default for --replay: "
+                             f"{REPLAY_DB}, so a replay never touches the paper account)")
     parser.add_argument("--report-json", metavar="PATH",
                         help="write the paper account's report from the database and exit")
     parser.add_argument("--log-file", default=str(LOG_FILE),
@@ -57,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
 def configure_logging(level: str, log_file: str) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
     path = Path(log_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=5,
-                                                         encoding="utf-8"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000,
+                                                             backupCount=5, encoding="utf-8"))
+    except OSError as exc:
+        raise UserInputError(f"--log-file {log_file}: cannot write it: {exc.strerror}") from exc
     logging.basicConfig(level=getattr(logging, level), handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
@@ -86,8 +96,8 @@ class Replay:
         from feeds.kline_reader import load_klines
         from feeds.replay_server import FakeBinance
 
-        if speed <= 0:
-            raise UserInputError(f"--speed {speed}: must be > 0")
+        if not (math.isfinite(speed) and speed > 0):
+            raise UserInputError(f"--speed {speed}: must be a number of bars per second > 0")
         klines = load_klines(path)
         if not klines.symbol:
             raise UserInputError(f"--replay {path}: cannot tell the symbol from the file name")
@@ -103,7 +113,12 @@ class Replay:
     def publish_all(self, session) -> None:
         """Publish every bar after the engine connects, wait until it has them all, then stop."""
         try:
-            if not self.server.wait_connections(1, timeout=60):
+            deadline = time.monotonic() + 120
+            while not session.streaming and time.monotonic() < deadline:
+                if session._stopping.is_set():
+                    return
+                time.sleep(0.02)   # publish only once the warm-up is done and the stream is up
+            if not session.streaming:
                 log.error("replay: the engine never connected")
                 return
             while self.server.published_index < self.server.total_bars:
@@ -129,29 +144,36 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     replay = None
     try:
+        if not args.replay and (args.speed is not None or args.history_bars is not None):
+            raise UserInputError("--speed and --history-bars go with --replay")
         config = load_config(args.config)
+        db_url = args.db or (REPLAY_DB if args.replay else config.database.url)
+        config = apply_overrides(config, {"database.url": db_url})
         configure_logging(config.app.log_level, args.log_file)
         if args.report_json:
+            check_output_path(args.report_json, "--report-json")
             write_report(config, args.report_json)
             return EXIT_OK
         if config.app.mode == "real":
             raise UserInputError(
                 "app.mode is 'real', but no real-money broker exists yet: refusing to start. "
                 "Set app.mode: paper to trade with simulated money.")
-        print(BANNER, flush=True)
-        log.info(BANNER)
 
         from runners.paper_session import PaperSession
 
         if args.replay:
-            replay = Replay(args.replay, args.speed, args.history_bars)
+            replay = Replay(args.replay, 50.0 if args.speed is None else args.speed,
+                            args.history_bars or 0)
             session = PaperSession(config, ws_url=replay.server.ws_url,
                                    rest_url=replay.server.rest_url, symbols=[replay.symbol],
-                                   exec_interval=replay.interval)
-            threading.Thread(target=replay.publish_all, args=(session,), daemon=True,
-                             name="replay").start()
+                                   exec_interval=replay.interval, mode="replay")
         else:
             session = PaperSession(config)
+        print(BANNER, flush=True)
+        log.info(BANNER)
+        if replay is not None:
+            threading.Thread(target=replay.publish_all, args=(session,), daemon=True,
+                             name="replay").start()
 
         def on_signal(signum, _frame):
             log.info("%s received: stopping (state is saved as it goes)", signal.Signals(signum).name)
@@ -166,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except TemporaryError as exc:
+        print(f"error: cannot reach Binance: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001 - the one outer handler that maps crashes to exit code 1
         log.exception("internal error")
         return EXIT_INTERNAL

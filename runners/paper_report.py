@@ -17,15 +17,20 @@ def _iso(ms: int | None) -> str | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
 
 
-def trade_dict(t: TradeRow) -> dict:
-    """A closed trade in the backtest report's ``trade_list`` shape."""
+def trade_dict(t: TradeRow, signals: dict) -> dict:
+    """A closed trade in the backtest report's ``trade_list`` shape (``risk_pct_of_equity`` is
+    null: the equity at the signal is not kept)."""
     fees = (t.entry_fee or 0.0) + (t.exit_fee or 0.0)
+    signal = signals.get(t.signal_id)
     return {key: report_value(value) for key, value in {
         "symbol": t.symbol, "side": t.side, "entry_time": _iso(t.entry_time_ms),
         "exit_time": _iso(t.exit_time_ms), "entry_price": t.entry_price,
         "exit_price": t.exit_price, "size": t.size, "stop_loss": t.stop_loss,
         "take_profit": t.take_profit, "pnl": t.pnl, "fees": fees, "exit_reason": t.exit_reason,
-        "confidence": t.confidence, "risk": t.risk,
+        "confidence": t.confidence, "risk": t.risk, "risk_pct_of_equity": None,
+        "notional": t.entry_price * t.size if t.entry_price is not None else None,
+        "signal_time": _iso(signal.time_ms) if signal else None,
+        "reasons": list(signal.reasons) if signal else [],
     }.items()}
 
 
@@ -36,15 +41,31 @@ def open_position_dict(t: TradeRow) -> dict:
 
 
 def paper_report(store: StateStore, config) -> dict:
-    """Report of the paper account in ``store``, with the backtest report's keys plus
-    ``open_positions``. ``bars`` counts equity snapshots (one per closed signal bar and fill);
-    buy-and-hold is null, since the database keeps no price history."""
+    """Report of the paper account in ``store``: the backtest report's keys plus
+    ``open_positions``, ``cash`` and ``runs``.
+
+    Differences from a backtest report, by nature: the equity curve is the recorded snapshots
+    (one per closed signal bar and per fill), so ``bars`` counts snapshots and drawdown/exposure
+    are measured on them rather than on every bar; buy-and-hold and data quality are null (the
+    database keeps no price history). ``symbols`` and the timeframes come from the latest run.
+    """
+    runs = store.runs()
+    if runs:
+        config_used = runs[-1].config
+        symbols = config_used["exchanges"]["binance"]["symbols"]
+        exec_tf = config_used["strategy"]["execution_timeframe"]
+        signal_tf = config_used["strategy"]["signal_timeframe"]
+    else:
+        symbols = list(config.exchanges.binance.symbols)
+        exec_tf, signal_tf = config.strategy.execution_timeframe, config.strategy.signal_timeframe
     account = store.account()
     initial = account.initial_balance if account else config.paper_trading.initial_balance
     curve = store.equity_curve()
     snapshots_open = [count > 0 for _, count in store.open_position_counts()]
     closed = store.closed_trades()
-    trades = [trade_dict(t) for t in closed]
+    all_signals = store.signals(limit=None)
+    by_id = {sig.id: sig for sig in all_signals}
+    trades = [trade_dict(t, by_id) for t in closed]
     times = [ms for ms, _ in curve]
     values = [equity for _, equity in curve]
     metrics = summarize(times=times, values=values,
@@ -52,18 +73,22 @@ def paper_report(store: StateStore, config) -> dict:
                         initial_equity=initial, trades=trades, first_price=None, last_price=None)
     open_trades = [t for t in store.open_trades() if t.status == "open"]
     return {
-        "symbols": list(config.exchanges.binance.symbols),
-        "timeframe": config.strategy.execution_timeframe,
-        "signal_timeframe": config.strategy.signal_timeframe,
+        "symbols": list(symbols),
+        "timeframe": exec_tf,
+        "signal_timeframe": signal_tf,
         "start": _iso(times[0]) if times else None,
         "end": _iso(times[-1]) if times else None,
         "bars": len(times),
         **metrics,
         "trade_list": trades,
         "open_positions": [open_position_dict(t) for t in open_trades],
-        "signals": len(store.signals(limit=None)),
+        "signals": len(all_signals),
+        "signals_traded": sum(1 for sig in all_signals if sig.traded),
+        "buy_hold_by_symbol_pct": None,
+        "data_quality": None,
         "cash": account.cash if account else initial,
-        "runs": len(store.runs()),
+        "runs": [{"id": r.id, "mode": r.mode, "status": r.status,
+                  "started": _iso(r.started_ms), "stopped": _iso(r.stopped_ms)} for r in runs],
         "config": config.as_dict(),
     }
 

@@ -8,16 +8,23 @@ journal, exits between bar closes) and the warm-up/circuit-breaker gate differ.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 
 import backtrader as bt
+from sqlalchemy.exc import SQLAlchemyError
 
 from brokers.costs import configure_costs
 from brokers.journal import PaperJournal
 from brokers.paper_broker import FormingBar, PaperBroker
+from brokers.state import sqlite_path
 from brokers.state.store import StateStore
+from core.config import apply_overrides
+from core.errors import UserInputError
 from core.timeframes import timeframe_ms
 from feeds.live_feed import LiveFeedManager
 from strategies.risk import SizingLimits
@@ -50,24 +57,81 @@ class LiveGate:
         return f"feed not live ({bad}): circuit breaker holds new entries"
 
 
+class AccountLock:
+    """One engine per paper account: an exclusive lock on ``<database>.lock`` held for the run.
+
+    Two engines on one database would overwrite each other's cash and double trades; the second
+    one is refused with a clear message instead.
+    """
+
+    def __init__(self, url: str):
+        path = sqlite_path(url)
+        self.path = None if path is None else Path(path + ".lock")
+        self._fh = None
+
+    def acquire(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            holder = self._fh.read().strip() or "?"
+            self._fh.close()
+            self._fh = None
+            raise UserInputError(f"database.url: another engine (pid {holder}) is running on this "
+                                 f"paper account ({self.path.with_suffix('')}); stop it first") from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(str(os.getpid()))
+        self._fh.flush()
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
 class PaperSession:
     """Everything one live paper run needs; ``run()`` blocks until ``stop()``."""
 
     def __init__(self, config, *, ws_url: str | None = None, rest_url: str | None = None,
                  symbols=None, exec_interval: str | None = None, clock=time.time,
-                 manager_options: dict | None = None, analyzers: dict | None = None):
-        self.config = config
+                 manager_options: dict | None = None, analyzers: dict | None = None,
+                 mode: str = "paper"):
+        # What this run really trades (a replay brings its own symbol and interval): recorded in
+        # the run, so reports and the status page read the truth from the database.
+        self.config = config = apply_overrides(config, {
+            "exchanges.binance.symbols": list(symbols or config.exchanges.binance.symbols),
+            "strategy.execution_timeframe": exec_interval or config.strategy.execution_timeframe})
         self.clock = clock
-        self.symbols = list(symbols or config.exchanges.binance.symbols)
-        self.exec_interval = exec_interval or config.strategy.execution_timeframe
+        self.mode = mode    # "paper" (live data) or "replay"; only paper runs count for go-live
+        self.symbols = list(config.exchanges.binance.symbols)
+        self.exec_interval = config.strategy.execution_timeframe
         self.signal_interval = config.strategy.signal_timeframe
         binance = config.exchanges.binance
-        self.store = StateStore(config.database.url)
+        if timeframe_ms(self.signal_interval) % timeframe_ms(self.exec_interval):
+            raise UserInputError(f"strategy.signal_timeframe {self.signal_interval} must be a whole "
+                                 f"multiple of the execution interval {self.exec_interval}")
+        self._lock = AccountLock(config.database.url)
+        try:
+            self.store = StateStore(config.database.url)
+        except (OSError, SQLAlchemyError) as exc:
+            raise UserInputError(f"database.url {config.database.url}: cannot open it: "
+                                 f"{getattr(exc, 'orig', None) or exc}") from exc
         self.manager = LiveFeedManager(
             self.symbols, self.exec_interval, self.signal_interval,
             ws_url or binance.ws_url, rest_url or binance.rest_url,
             warmup_bars=config.strategy.warmup_bars,
             stale_after_s=binance.stale_after_seconds, clock=clock, **(manager_options or {}))
+        open_entries = [t.entry_time_ms for t in self.store.open_trades() if t.entry_time_ms]
+        if open_entries:
+            # Warm up from the oldest open position's entry: the whole downtime is then seen,
+            # and a stop or target crossed while the engine was down is not missed.
+            self.manager.warmup_since_ms = min(open_entries)
         self.analyzers = dict(analyzers or {})   # name -> bt.Analyzer class (benchmarks, tests)
         self.run_id: int | None = None
         self.strategy: SmcStrategy | None = None
@@ -75,31 +139,40 @@ class PaperSession:
         self._status_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
+    @property
+    def streaming(self) -> bool:
+        """True once the warm-up is done and the stream's first connection is handled."""
+        return self.manager.connects_handled > 0
+
     def run(self) -> SmcStrategy:
         """Start the feeds (warm-up included), trade until ``stop()``, persist the end of run."""
-        now_ms = int(self.clock() * 1000)
-        account = self.store.ensure_account(self.config.paper_trading.initial_balance, now_ms)
-        self.run_id = self.store.start_run("paper", self.config.as_dict(), now_ms)
-        log.info("Paper account: %.2f USDT cash (initial %.2f); run %d", account.cash,
-                 account.initial_balance, self.run_id)
-        status = "crashed"
+        self._lock.acquire()
         try:
-            self.manager.start()
-            self._status_thread = threading.Thread(target=self._publish_status, daemon=True,
-                                                   name="market-status")
-            self._status_thread.start()
-            cerebro = self._build_cerebro(account.cash)
-            self.strategy = cerebro.run()[0]
-            status = "stopped"
-            return self.strategy
+            now_ms = int(self.clock() * 1000)
+            account = self.store.ensure_account(self.config.paper_trading.initial_balance, now_ms)
+            self.run_id = self.store.start_run(self.mode, self.config.as_dict(), now_ms)
+            log.info("Paper account: %.2f USDT cash (initial %.2f); run %d (%s)", account.cash,
+                     account.initial_balance, self.run_id, self.mode)
+            status = "crashed"
+            try:
+                self.manager.start()
+                self._status_thread = threading.Thread(target=self._publish_status, daemon=True,
+                                                       name="market-status")
+                self._status_thread.start()
+                cerebro = self._build_cerebro(account.cash)
+                self.strategy = cerebro.run()[0]
+                status = "stopped"
+                return self.strategy
+            finally:
+                self._stopping.set()
+                self.manager.stop()
+                if self._status_thread is not None:
+                    self._status_thread.join(timeout=5)
+                self.store.stop_run(self.run_id, int(self.clock() * 1000), status=status)
+                log.info("Paper run %d %s; state saved in %s", self.run_id, status,
+                         self.config.database.url)
         finally:
-            self._stopping.set()
-            self.manager.stop()
-            if self._status_thread is not None:
-                self._status_thread.join(timeout=5)
-            self.store.stop_run(self.run_id, int(self.clock() * 1000), status=status)
-            log.info("Paper run %d %s; state saved in %s", self.run_id, status,
-                     self.config.database.url)
+            self._lock.release()
 
     def stop(self) -> None:
         """Ask the run to end (thread-safe; the feeds drain, then cerebro returns)."""
@@ -109,7 +182,10 @@ class PaperSession:
     # ------------------------------------------------------------------ wiring
     def _build_cerebro(self, cash: float) -> bt.Cerebro:
         cfg = self.config
-        cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=False, live=True)
+        # quicknotify: a fill between bar closes reaches the strategy (and the database) at
+        # once, not with the next closed bar.
+        cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=False, live=True,
+                             quicknotify=True)
         cerebro.broker = PaperBroker(forming_bar=self._forming_bar)
         cerebro.broker.setcash(cash)
         configure_costs(cerebro.broker, cfg.risk_manager.fee_percent / 100.0,

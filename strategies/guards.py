@@ -66,6 +66,15 @@ class DailyLossGuard:
                 "DAILY LOSS LIMIT REACHED: day P&L %.2f USDT <= -%.2f; no new entries until 00:00 UTC",
                 self.day_pnl, self.max_daily_loss)
 
+    def seed(self, now_ms: int, day_start_equity: float, equity: float) -> None:
+        """Start from a known equity at the start of the current UTC day (after a restart, from
+        the database), so a restart does not hand out a fresh daily loss allowance."""
+        self._day = (now_ms - 1) // DAY_MS
+        self._day_start_equity = day_start_equity
+        self._locked_day = None
+        self._last_equity = day_start_equity
+        self.update(now_ms, equity)
+
     def check(self, now_ms: int) -> Denial | None:
         day = now_ms // DAY_MS          # the day an order placed now would trade in
         if self._locked_day == day:

@@ -39,6 +39,8 @@ from datetime import datetime, timedelta, timezone
 
 import backtrader as bt
 
+from core.errors import UserInputError
+from core.timeframes import DAY_MS
 from feeds.array_feed import num_to_ms
 from strategies.guards import DailyLossGuard, DataGapGuard, max_positions_denial
 from strategies.setups import Setup, SetupParams, SetupTracker
@@ -144,6 +146,7 @@ class SmcStrategy(bt.Strategy):
                 self.p.signal_bar_ms))
         self.journal = self.p.journal
         self.live = self.p.live
+        self._live_seen = self.live is None
         self._by_order: dict[int, _SymbolBook] = {}
         self.trades_closed: list[dict] = []
         self.signals: list[dict] = []
@@ -169,8 +172,10 @@ class SmcStrategy(bt.Strategy):
                 book.seen_signal_len = n
                 signal_bar_closed = True
                 self._on_signal_bar(book, now_ms)
-        if self.journal is not None and signal_bar_closed:
-            self._journal_equity(now_ms)
+        if self.journal is not None and self.live is not None and not self._live_seen:
+            self._first_live_bar(now_ms)
+        if self.journal is not None and signal_bar_closed and self._live_seen:
+            self._journal_equity(now_ms)   # warm-up bars are history: no equity points for them
         self._cycles += 1
         if self.p.progress is not None and not self._cycles & 4095:
             self.p.progress(self._exec_bars_done() / self._progress_total)
@@ -300,7 +305,7 @@ class SmcStrategy(bt.Strategy):
                          ms_to_iso(bracket.entry_ms), book.symbol, bracket.setup.side_name,
                          abs(order.executed.size), order.executed.price, order.executed.comm)
                 if self.journal is not None:
-                    self.journal.fill(order, bracket.entry_ms, self.broker.getcash())
+                    self.journal.fill(order, bracket.entry_ms, self.broker.cash_after(order))
             elif order.status in (order.Canceled, order.Expired, order.Margin, order.Rejected):
                 status = order.getstatusname().lower()
                 log.info("%s entry %s before filling", book.symbol, status)
@@ -317,7 +322,7 @@ class SmcStrategy(bt.Strategy):
                 reason = bracket.close_reason or "manual"
             exit_ms = num_to_ms(order.executed.dt)
             if self.journal is not None:
-                self.journal.fill(order, exit_ms, self.broker.getcash())
+                self.journal.fill(order, exit_ms, self.broker.cash_after(order))
             self._close_trade(book, order.executed.price, exit_ms, order.executed.comm, reason)
             if self.journal is not None:
                 self._journal_equity(event_ms)
@@ -406,6 +411,13 @@ class SmcStrategy(bt.Strategy):
         """While warm-up bars replay the downtime, note how far price went; at the first live bar,
         re-arm the exits or, if one was crossed while down, close at the next price."""
         trade, feed = book.restored, book.exec_feed
+        bar_open_ms = num_to_ms(feed.datetime[0])
+        if self.live is not None and not self.live.is_history(book.symbol, now_ms) \
+                and bar_open_ms < trade.entry_time_ms:
+            raise UserInputError(
+                f"{book.symbol}: the database holds a position opened at "
+                f"{ms_to_iso(trade.entry_time_ms)} but the market data is at {ms_to_iso(bar_open_ms)}: "
+                f"time went backwards (a replay into a used account?); use a fresh database.url")
         # Bars after the entry bar (the entry bar's own range was judged by the previous run).
         if num_to_ms(feed.datetime[0]) > trade.entry_time_ms:
             book.low_since_down = min(book.low_since_down, feed.low[0])
@@ -446,6 +458,16 @@ class SmcStrategy(bt.Strategy):
         self.journal.exit_orders(trade, bracket.stop_order, bracket.target_order, now_ms)
         log.info("%s: stop-loss %.8g and take-profit %.8g re-armed for trade %d", book.symbol,
                  trade.stop_loss, trade.take_profit, trade.id)
+
+    def _first_live_bar(self, now_ms: int) -> None:
+        """On the first bar from the stream: pick up the day's P&L from before a restart."""
+        if all(self.live.is_history(b.symbol, now_ms) for b in self.books if len(b.exec_feed)):
+            return
+        self._live_seen = True
+        day_start_ms = (now_ms - 1) // DAY_MS * DAY_MS
+        start_equity = self.journal.equity_before(day_start_ms + 1)
+        if start_equity is not None:
+            self.daily_guard.seed(now_ms, start_equity, self.broker.getvalue())
 
     def _journal_equity(self, now_ms: int) -> None:
         open_positions = sum(b.bracket is not None and b.bracket.entry_price is not None

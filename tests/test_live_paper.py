@@ -38,6 +38,11 @@ def write_config(tmp_path, extra=""):
     return path
 
 
+def db_of(tmp_path):
+    """A replay writes to --db (never to the configured paper account unless told so)."""
+    return f"sqlite:///{tmp_path / 'paper.db'}"
+
+
 def live(*args, cwd=ROOT, timeout=240):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "runners.live_paper", *map(str, args)], cwd=cwd,
@@ -71,11 +76,11 @@ def replayed(tmp_path_factory):
     """The bundled 1m week replayed through the live path, then its report from the database."""
     tmp_path = tmp_path_factory.mktemp("replay")
     config = write_config(tmp_path)
-    proc = live("--config", config, "--replay", WEEK_1M, "--speed", 5000,
+    proc = live("--config", config, "--replay", WEEK_1M, "--speed", 5000, "--db", db_of(tmp_path),
                 "--log-file", tmp_path / "live.log")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report_proc = live("--config", config, "--report-json", tmp_path / "paper.json",
-                       "--log-file", tmp_path / "report.log")
+                       "--log-file", tmp_path / "report.log")   # config's database.url: same file
     assert report_proc.returncode == 0, report_proc.stderr
     return proc, json.loads((tmp_path / "paper.json").read_text()), config, tmp_path
 
@@ -103,8 +108,8 @@ def test_replay_trades_exactly_like_the_backtest(replayed, tmp_path):
 def test_paper_report_has_the_backtest_keys(replayed, tmp_path):
     _, paper, config, _ = replayed
     backtest = backtest_report(config, tmp_path)
-    assert set(backtest) - set(paper) <= {"buy_hold_by_symbol_pct", "data_quality",
-                                          "signals_traded"}
+    assert set(backtest) <= set(paper)
+    assert set(backtest["trade_list"][0]) <= set(paper["trade_list"][0])
     assert "open_positions" in paper
     assert paper["trades"] == len(paper["trade_list"])
     assert abs(sum(t["pnl"] for t in paper["trade_list"])) > 0
@@ -131,7 +136,7 @@ def test_every_order_and_fill_is_in_the_database(replayed):
     expected = account.initial_balance + sum(t.pnl for t in store.closed_trades()) \
         - open_cost + open_short
     assert account.cash == pytest.approx(expected, abs=1e-6)
-    assert [r.status for r in store.runs()] == ["stopped"]
+    assert [(r.status, r.mode) for r in store.runs()] == [("stopped", "replay")]
     assert store.signals(limit=None)
 
 
@@ -143,6 +148,44 @@ def test_real_mode_refuses_to_start(tmp_path):
     assert not (tmp_path / "paper.db").exists()
 
 
+def test_two_engines_cannot_share_one_account(tmp_path):
+    config = write_config(tmp_path)
+    first = spawn_live("--config", config, "--replay", WEEK_1M, "--speed", 50,
+                       "--db", db_of(tmp_path), "--log-file", tmp_path / "one.log")
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "paper.db.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        second = live("--config", config, "--replay", WEEK_1M, "--db", db_of(tmp_path),
+                      "--log-file", tmp_path / "two.log")
+        assert second.returncode == 2
+        assert "another engine" in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--speed", "5"], "go with --replay"),
+    (["--replay", str(WEEK_1M), "--speed", "nan"], "--speed"),
+    (["--replay", str(WEEK_1M), "--speed", "0"], "--speed"),
+    (["--replay", str(WEEK_1M), "--history-bars", "10000"], "--history-bars"),
+    (["--replay", "nope.csv"], "nope.csv"),
+    (["--db", "postgresql://x/y"], "database.url"),
+    (["--db", "sqlite:////proc/nope/x.db"], "database.url"),
+    (["--report-json", "/nonexistent-folder/x.json"], "--report-json"),
+])
+def test_bad_inputs_exit_2_with_one_line(args, expected, tmp_path):
+    config = write_config(tmp_path)
+    proc = live("--config", config, *args, "--log-file", tmp_path / "x.log")
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert "✅" not in proc.stdout
+
+
 def test_kill_9_then_restart_restores_the_account(tmp_path):
     """Kill the engine with SIGKILL while a position is open; the next start restores it (same
     trade, cash, stop and target), manages it to its exit, and no trade is lost or doubled."""
@@ -150,7 +193,7 @@ def test_kill_9_then_restart_restores_the_account(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'paper.db'}"
     bars = load_klines(WEEK_1M).bars()
     first = spawn_live("--config", config, "--replay", WEEK_1M, "--speed", 400,
-                       "--log-file", tmp_path / "run1.log")
+                       "--db", db_url, "--log-file", tmp_path / "run1.log")
     victim = None
     try:
         deadline = time.monotonic() + 120
@@ -187,7 +230,7 @@ def test_kill_9_then_restart_restores_the_account(tmp_path):
     entry_index = int((bars.open_time_ms < victim.entry_time_ms).sum())
     history = min(entry_index + 30, len(bars) - 200)
     second = live("--config", config, "--replay", WEEK_1M, "--speed", 5000,
-                  "--history-bars", history, "--log-file", tmp_path / "run2.log")
+                  "--history-bars", history, "--db", db_url, "--log-file", tmp_path / "run2.log")
     assert second.returncode == 0, second.stdout[-3000:]
     log_text = (tmp_path / "run2.log").read_text()
     assert f"restored open {victim.side}" in log_text
@@ -236,7 +279,7 @@ def test_kill_9_then_restart_restores_the_account(tmp_path):
 def test_sigterm_stops_cleanly_with_state_saved(tmp_path):
     config = write_config(tmp_path)
     proc = spawn_live("--config", config, "--replay", WEEK_1M, "--speed", 200,
-                      "--log-file", tmp_path / "live.log")
+                      "--db", db_of(tmp_path), "--log-file", tmp_path / "live.log")
     try:
         time.sleep(6)
         proc.send_signal(signal.SIGTERM)
