@@ -350,20 +350,24 @@ def bench_process(args, results: dict) -> None:
         if not server.wait_connections(1, timeout=60):
             raise RuntimeError("the live_paper process never connected")
         connect_s = time.monotonic() - started
-        # warm-up: the strategy journals equity at each completed 1h bar; wait for the last
-        # complete hour of the history (CPU going quiet is no proof: the engine can lag while idle)
-        history_close = int(server.open_times_ms[args.sub_history - 1]) + 60_000
-        last_hour_close = history_close - history_close % HOUR_MS
-        warm_s = _wait_equity(db_path, proc, last_hour_close, timeout=180)
+        # warm-up: warm-up bars are history (no equity snapshots for them); the status thread
+        # writes the last delivered bar every 2 s: wait for the last history bar, then a moment
+        last_history_open = int(server.open_times_ms[args.sub_history - 1])
+        warm_s = None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (_last_closed_bar_ms(db_path) or 0) >= last_history_open:
+                warm_s = time.monotonic() - started - connect_s
+                break
+            time.sleep(0.1)
         if proc.poll() is not None:
             raise RuntimeError(f"live_paper exited early with code {proc.returncode}")
         if warm_s is None:
-            raise RuntimeError("the strategy did not reach the end of the warm-up within 180 s")
-        trailing = (history_close - last_hour_close) // 60_000
-        time.sleep(min(60.0, 0.6 * trailing))  # bars after the last full hour (see the latency part)
+            raise RuntimeError("the engine did not deliver the end of the warm-up within 180 s")
+        time.sleep(1.0)
         rss_after_warmup = proc_kib(proc_status(pid), "VmRSS")
         print(f"    connected {connect_s:.2f} s after spawn; strategy through the warm-up "
-              f"({min(warmup_bars, args.sub_history)} bars, up to its last complete hour) "
+              f"({min(warmup_bars, args.sub_history)} bars) "
               f"{connect_s + warm_s:.2f} s after spawn; RSS then {rss_after_warmup / 1024:.1f} MB")
 
         published = 0
