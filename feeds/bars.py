@@ -8,8 +8,12 @@ The arrays are C-contiguous and read-only, so a ``Bars`` can be shared between f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pandas only for the annotations: the live engine never imports it
+    import pandas as pd
 
 _PRICE_FIELDS = ("open", "high", "low", "close", "volume")
 

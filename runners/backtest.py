@@ -10,7 +10,6 @@ import argparse
 import csv
 import json
 import logging
-import os
 import re
 import sys
 from pathlib import Path

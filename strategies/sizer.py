@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import backtrader as bt
 
-from strategies.risk import SizingDecision, SizingLimits, size_position
+from strategies.risk import SizingDecision, size_position
 
 
 class RiskSizer(bt.Sizer):
