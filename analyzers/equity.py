@@ -5,7 +5,7 @@ from __future__ import annotations
 import backtrader as bt
 import numpy as np
 
-from feeds.array_feed import num_to_ms
+from core.times import num_to_ms
 
 
 class EquityRecorder(bt.Analyzer):

@@ -296,7 +296,7 @@ def average_r_multiple(trades: Sequence[Any]) -> float | None:
 
 
 def average_holding_hours(trades: Sequence[Any]) -> float | None:
-    """Mean ``exit_time - entry_time`` of closed trades, in hours. None with no trades.
+    """Mean ``exit - entry`` time of closed trades, in hours. None with no trades.
 
     Times are tz-aware datetimes / pandas Timestamps or int milliseconds since the epoch (UTC).
     """
@@ -304,8 +304,8 @@ def average_holding_hours(trades: Sequence[Any]) -> float | None:
         return None
     hours = []
     for trade in trades:
-        entry = _time_ms(_field(trade, "entry_time"))
-        exit_ = _time_ms(_field(trade, "exit_time"))
+        entry = _trade_time_ms(trade, "entry")
+        exit_ = _trade_time_ms(trade, "exit")
         if exit_ < entry:
             raise ValueError(f"trade exits before it enters: {trade!r}")
         hours.append((exit_ - entry) / _MS_PER_HOUR)
@@ -443,6 +443,12 @@ def _field(trade: Any, key: str, default: Any = ...) -> Any:
     if default is ...:
         raise KeyError(f"trade has no {key!r}: {trade!r}")
     return default
+
+
+def _trade_time_ms(trade: Any, which: str) -> int:
+    """``<which>_ms`` (a trade record) or ``<which>_time`` (a report entry) as epoch ms."""
+    value = _field(trade, f"{which}_ms", None)
+    return _time_ms(value if value is not None else _field(trade, f"{which}_time"))
 
 
 def _pnls(trades: Iterable[Any]) -> np.ndarray:

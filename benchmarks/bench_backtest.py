@@ -36,7 +36,7 @@ def measure(part: str, data: str) -> dict:
     import backtrader as bt
 
     from core.config import load_config
-    from feeds.kline_reader import load_klines
+    from klines import load_klines
 
     t0 = time.perf_counter()
     klines = load_klines(data)

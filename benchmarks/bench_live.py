@@ -45,9 +45,9 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from core.config import apply_overrides, load_config  # noqa: E402
-from feeds.array_feed import num_to_ms  # noqa: E402
-from feeds.kline_reader import load_klines  # noqa: E402
-from feeds.replay_server import FakeBinance  # noqa: E402
+from core.times import num_to_ms  # noqa: E402
+from klines import load_klines  # noqa: E402
+from fake_exchange import FakeBinance  # noqa: E402
 
 DATA = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
 SYMBOL = "BTCUSDT"

@@ -7,11 +7,19 @@ bar closed, or a bracket's stop activated on the bar its entry filled in, could 
 that traded before it existed. ``BarBroker`` tries an order only on a bar of its own feed that is
 newer than the bar it was created (or activated) on, and never twice on the same bar. On a
 single feed it behaves exactly like ``BackBroker``.
+
+An order placed with ``active_after_ms=T`` (an order ``info`` key, as backtrader passes extra
+keyword arguments) is also not tried on bars opening at or before ``T``: the stop-loss and
+take-profit of a position held from an earlier run may fill from the bar after its entry bar.
+``cash_after(ref)`` is the cash right after that order filled (several fills can share one loop
+turn), for the journal of a paper account.
 """
 
 from __future__ import annotations
 
 import backtrader as bt
+
+from core.times import date2num_ms
 
 
 class BarBroker(bt.brokers.BackBroker):
@@ -37,9 +45,16 @@ class BarBroker(bt.brokers.BackBroker):
             self._cash_after[order.ref] = self.cash
         return result
 
-    def cash_after(self, order) -> float:
-        """The cash right after ``order`` filled (several fills can share one loop turn)."""
-        return self._cash_after.get(order.ref, self.cash)
+    def cash_after(self, order_ref: int) -> float:
+        """The cash right after order ``order_ref`` filled (several fills can share one turn)."""
+        return self._cash_after.get(order_ref, self.cash)
+
+    def submit(self, order, check=True):
+        after_ms = order.info.get("active_after_ms")
+        if after_ms is not None:
+            after_dt = float(date2num_ms([int(after_ms)])[0])
+            self._not_before[order.ref] = max(order.created.dt, after_dt)
+        return super().submit(order, check)
 
     def _bracketize(self, order, cancel=False):
         entry_filled = (not cancel and order.parent is None

@@ -28,10 +28,11 @@ fill only on closed bars, as in the backtest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import backtrader as bt
 
 from brokers.bar_broker import BarBroker
-from feeds.array_feed import date2num_ms
+from core.times import date2num_ms, utc_datetime
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,16 @@ class PaperBroker(BarBroker):
     Params:
         forming_bar (callable | None): ``forming_bar(data) -> FormingBar | None``, the bar being
             built on ``data``'s stream right now (None: nothing newer than the last closed bar).
+        opening_positions (sequence): ``(data, size, price, entry_ms)`` of the positions the
+            account already holds (negative size: short); they are in place when the run starts.
     """
 
-    params = (("forming_bar", None),)
+    params = (("forming_bar", None), ("opening_positions", ()))
+
+    def start(self):
+        super().start()
+        for data, size, price, entry_ms in self.p.opening_positions:
+            self.positions[data].update(size, price, utc_datetime(entry_ms).replace(tzinfo=None))
 
     def next(self):
         bar_counts = {id(o.data): len(o.data) for o in self.pending if o is not None}

@@ -1,1 +1,3 @@
-"""Cross-cutting pieces every layer uses: errors, timeframes and the configuration loader."""
+"""The ground floor every layer stands on: the error hierarchy (``errors``), the record
+vocabulary (``records``), bars (``bars``), times and timeframes (``times``, ``timeframes``), the
+back-off helper (``retry``) and the configuration loader (``config``)."""

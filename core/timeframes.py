@@ -36,3 +36,12 @@ def timeframe_from_ms(length_ms: int) -> str | None:
         if timeframe_ms(name) == length_ms:
             return name
     return None
+
+
+SIGNAL_FEED_SUFFIX = "@signal"
+
+
+def signal_feed_name(symbol: str) -> str:
+    """The backtrader feed name of ``symbol``'s signal-timeframe bars (``BTCUSDT@signal``); its
+    execution bars are the feed named ``symbol`` itself."""
+    return symbol + SIGNAL_FEED_SUFFIX

@@ -10,7 +10,7 @@ Measured on the 525,520-bar 1m year, empty strategy: PandasData 19.3 s, ArrayFee
 
 Params:
 
-- ``bars`` (None): the ``feeds.bars.Bars`` to deliver, in order.
+- ``bars`` (None): the ``core.bars.Bars`` to deliver, in order.
 - ``stamp_offset_ms`` (0): added to ``open_time_ms`` to form each bar's backtrader datetime. 0 stamps a
   bar at its open time (the usual backtrader convention for klines). A higher-timeframe feed built with
   ``feeds.resample.resample_bars`` uses ``htf_stamp_offset_ms(...)`` so it is delivered together with the
@@ -27,53 +27,12 @@ times are UTC and the datetime line holds ``date2num`` of the naive-UTC datetime
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import backtrader as bt
 import numpy as np
 
-from core.timeframes import DAY_MS as _DAY_MS
-from feeds.bars import Bars
-
-_UNIX_EPOCH_ORDINAL = 719_163  # datetime.date(1970, 1, 1).toordinal(): date2num of 1970-01-01
-# date2num values of years 1436..2871 lie in [2**19, 2**20), where a float64 step is exactly 2**-33.
-_FRACTION_BITS = 33
-
-
-def date2num_ms(epoch_ms: np.ndarray) -> np.ndarray:
-    """``backtrader.date2num`` of the naive-UTC datetimes of ``epoch_ms``, vectorized, bit-identical.
-
-    ``date2num`` returns ``math.fsum((ordinal, hour/24, minute/1440, second/86400, microsecond/86.4e9))``:
-    the exactly rounded sum. For an ordinal in [2**19, 2**20) the float64 grid is 2**-33 and the
-    integer ordinal sits on it, so the result is the ordinal plus the time-of-day terms' exact sum
-    rounded (half to even) to a multiple of 2**-33. That rounding depends only on the time of day, so it
-    is computed exactly once per distinct time of day (at most 1,440 for minute bars).
-    """
-    epoch_ms = np.asarray(epoch_ms, dtype=np.int64)
-    days, tod_ms = np.divmod(epoch_ms, _DAY_MS)
-    ordinal = days + _UNIX_EPOCH_ORDINAL
-    if len(ordinal) and (ordinal.min() < 2**19 or ordinal.max() >= 2**20):
-        raise ValueError("date2num_ms supports dates between years 1436 and 2871 only")
-    distinct, position = np.unique(tod_ms, return_inverse=True)
-    fraction = np.array([_day_fraction(int(ms)) for ms in distinct], dtype=np.float64)
-    return ordinal.astype(np.float64) + fraction[position]
-
-
-def num_to_ms(num):
-    """Inverse of ``date2num_ms``: backtrader float datetime(s) -> UTC epoch ms (rounded)."""
-    if isinstance(num, float):
-        return int(round((num - _UNIX_EPOCH_ORDINAL) * _DAY_MS))
-    return np.rint((np.asarray(num, dtype=np.float64) - _UNIX_EPOCH_ORDINAL) * _DAY_MS).astype(np.int64)
-
-
-def _day_fraction(ms_of_day: int) -> float:
-    hour, rest = divmod(ms_of_day, 3_600_000)
-    minute, rest = divmod(rest, 60_000)
-    second, millisecond = divmod(rest, 1000)
-    terms = (hour / 24.0, minute / 1440.0, second / 86400.0, (millisecond * 1000) / 86400000000.0)
-    exact = sum((Fraction(term) for term in terms), Fraction(0))
-    return round(exact * 2**_FRACTION_BITS) / 2**_FRACTION_BITS  # round(): half to even, like fsum
-
+from core.bars import Bars
+from core.times import date2num_ms
 
 class ArrayFeed(bt.feed.DataBase):
     """Delivers the bars of a ``Bars`` object; see the module docstring for the params."""
@@ -86,7 +45,7 @@ class ArrayFeed(bt.feed.DataBase):
     def __init__(self):
         bars = self.p.bars
         if not isinstance(bars, Bars):
-            raise TypeError(f"ArrayFeed needs bars=<feeds.bars.Bars>, got {type(bars).__name__}")
+            raise TypeError(f"ArrayFeed needs bars=<core.bars.Bars>, got {type(bars).__name__}")
         self.bars = bars
         stamps = date2num_ms(bars.open_time_ms + int(self.p.stamp_offset_ms))
         self._stamps = stamps

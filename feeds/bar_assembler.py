@@ -4,7 +4,7 @@ Pure code: no threads, no I/O, no clock. ``feeds.live_feed`` drives these classe
 thread; the tests drive them directly.
 
 ``BarAssembler`` (one per stream, i.e. per symbol and interval) receives the ``KlineUpdate``s of
-``feeds.binance_wire`` (any object with ``open_time_ms, open, high, low, close, volume, closed,
+``venue.wire`` (any object with ``open_time_ms, open, high, low, close, volume, closed,
 event_ms`` works) and returns closed bars:
 
 - forming updates (``closed`` false) replace the current bar in place; an older forming update of the
@@ -36,7 +36,7 @@ from typing import Iterable
 
 import numpy as np
 
-from feeds.bars import Bars
+from core.bars import Bars
 from core.timeframes import grid_offset_ms
 from feeds.resample import period_sums
 

@@ -26,13 +26,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from core.records import FeedStatus
+
 __all__ = ["BACKFILLING", "DELAYED", "DISCONNECTED", "FeedHealth", "HealthBoard", "LIVE", "STATUSES"]
 
-LIVE = "LIVE"
-DELAYED = "DELAYED"
-DISCONNECTED = "DISCONNECTED"
-BACKFILLING = "BACKFILLING"
-STATUSES = (LIVE, DELAYED, DISCONNECTED, BACKFILLING)
+LIVE = FeedStatus.LIVE
+DELAYED = FeedStatus.DELAYED
+DISCONNECTED = FeedStatus.DISCONNECTED
+BACKFILLING = FeedStatus.BACKFILLING
+STATUSES = tuple(FeedStatus)
 
 
 @dataclass

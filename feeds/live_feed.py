@@ -2,7 +2,7 @@
 
 Threads::
 
-    kline-stream (feeds.live_stream)   socket -> parse -> stream queue        (never blocks)
+    kline-stream (venue.stream)   socket -> parse -> stream queue        (never blocks)
     live-feed consumer (this module)   stream queue -> BarAssembler -> REST backfill when needed
                                        -> HtfAggregator -> per-feed output queues
     backtrader (the caller's thread)   LiveKlineFeed._load() <- its output queue (blocking wait)
@@ -39,20 +39,19 @@ import backtrader as bt
 import numpy as np
 
 from core.errors import UserInputError
-from core.timeframes import timeframe_ms
-from feeds.array_feed import date2num_ms
+from core.timeframes import signal_feed_name, timeframe_ms
+from core.times import date2num_ms
 from feeds.bar_assembler import BarAssembler, ClosedBar, Gap, HtfAggregator
-from feeds.binance_wire import KlineUpdate
 from feeds.feed_health import DISCONNECTED, LIVE, HealthBoard
-from feeds.live_stream import Connected, Disconnected, KlineStream
 from feeds.resample import htf_stamp_offset_ms
-from feeds.rest_client import fetch_closed_bars, fetch_server_time, make_exchange, retry_transient
+from core.retry import retry_transient
+from venue import (Connected, Disconnected, KlineStream, KlineUpdate, fetch_closed_bars,
+                   fetch_server_time, make_exchange)
 
-__all__ = ["LiveFeedManager", "LiveKlineFeed", "SIGNAL_SUFFIX"]
+__all__ = ["LiveFeedManager", "LiveKlineFeed"]
 
 log = logging.getLogger("smc.live_feed")
 
-SIGNAL_SUFFIX = "@signal"  # the feed name suffix strategies.smc_strategy looks for
 
 
 class _Channel:
@@ -97,6 +96,11 @@ class LiveKlineFeed(bt.feed.DataBase):
     @property
     def symbol(self) -> str:
         return self._channel.symbol
+
+    @property
+    def is_signal(self) -> bool:
+        """True for the signal-timeframe feed, False for the execution feed."""
+        return self._channel.role == "signal"
 
     def islive(self):
         return True
@@ -217,6 +221,7 @@ class LiveFeedManager:
         # Set before start() to reach further back than warmup_bars (e.g. to the entry of a
         # position restored after a crash, so the whole downtime is seen).
         self.warmup_since_ms: int | None = None
+        self.market_time_ms: int | None = None  # the exchange clock, as last read over REST
         self.clock = clock
         self.wait_s = wait_s
         self.rest_attempts = rest_attempts
@@ -263,7 +268,7 @@ class LiveFeedManager:
         state = self._state(symbol)
         if state.signal_channel is None:
             raise ValueError(f"signal interval {self.signal_interval} == exec interval: no signal feed")
-        return self._feed_for(state.signal_channel, state.symbol + SIGNAL_SUFFIX)
+        return self._feed_for(state.signal_channel, signal_feed_name(state.symbol))
 
     def feeds(self) -> list[LiveKlineFeed]:
         """Every feed, exec then signal per symbol: ``for f in m.feeds(): cerebro.adddata(f)``."""
@@ -415,6 +420,7 @@ class LiveFeedManager:
 
         def fetch():
             now = fetch_server_time(self.exchange)
+            self.market_time_ms = max(self.market_time_ms or 0, now)
             since = now - (count + 1) * self.exec_ms
             if self.warmup_since_ms is not None:
                 since = min(since, self.warmup_since_ms)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.timeframes import grid_offset_ms, timeframe_ms
-from feeds.bars import Bars
+from core.bars import Bars
 
 
 def resample_bars(bars: Bars, timeframe: str) -> Bars:

@@ -14,28 +14,17 @@ import re
 import sys
 from pathlib import Path
 
-import pandas as pd
 
 from core.config import load_config
-from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
+from core.errors import EXIT_CHECK_FAILED, EXIT_OK, UserInputError
 from core.timeframes import timeframe_ms
-from runners.cli import OneLineErrorParser, check_output_path
+from runners.cli import OneLineErrorParser, iso_date, prepare_output, run_cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
-EXIT_LOOKAHEAD_FOUND = 3
-EXIT_INTERRUPTED = 130
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,20}")
 
 log = logging.getLogger("smc.backtest")
-
-
-def _iso_date(text: str) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (expected e.g. 2023-01-01)")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="kline file (.csv, .csv.gz, .zip, .json, .feather); repeat for more "
                              "symbols; the symbol comes from the file name unless given as "
                              "SYMBOL=PATH (default: the bundled file of each configured symbol)")
-    parser.add_argument("--from", dest="start", type=_iso_date, help="first bar, ISO date (UTC)")
-    parser.add_argument("--to", dest="end", type=_iso_date, help="end, ISO date, exclusive (UTC)")
+    parser.add_argument("--from", dest="start", type=iso_date, help="first bar, ISO date (UTC)")
+    parser.add_argument("--to", dest="end", type=iso_date, help="end, ISO date, exclusive (UTC)")
     parser.add_argument("--report-json", metavar="PATH", help="write the full report as JSON")
     parser.add_argument("--trades-csv", metavar="PATH", help="write the trade list as CSV")
     parser.add_argument("--plot", metavar="PATH.png", help="write a chart: prices with trades, "
@@ -62,14 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--check-lookahead", action="store_true",
                         help="re-run on prefixes ending at many cut points and list every trade "
                              "or signal that differs from the full run")
-    parser.add_argument("--cuts", type=int, default=12,
+    parser.add_argument("--cuts", type=int, default=None,
                         help="cut points for --check-lookahead (default: 12)")
     return parser
 
 
 def resolve_data(specs: list[str], config) -> dict[str, Path]:
     """symbol -> path from ``--data`` arguments, or the bundled files of the configured symbols."""
-    from feeds.kline_reader import symbol_from_filename
+    from klines import symbol_from_filename
 
     if not specs:
         return {symbol: bundled_file(symbol, config.strategy.signal_timeframe)
@@ -96,7 +85,7 @@ def bundled_file(symbol: str, signal_timeframe: str) -> Path:
     """The bundled file of ``symbol`` to backtest ``signal_timeframe`` signals with: the coarsest
     interval that divides the signal timeframe (so 1h data for 1h or 4h signals), the longest
     file on a tie."""
-    from feeds.kline_reader import timeframe_from_filename
+    from klines import timeframe_from_filename
 
     signal_ms = timeframe_ms(signal_timeframe)
     usable = []
@@ -111,7 +100,7 @@ def bundled_file(symbol: str, signal_timeframe: str) -> Path:
 
 
 def load_data(paths: dict[str, Path], start=None, end=None) -> dict:
-    from feeds.kline_reader import load_klines
+    from klines import load_klines
 
     klines = {}
     for symbol, path in paths.items():
@@ -161,7 +150,7 @@ def format_summary(report: dict) -> str:
 
 
 def write_trades_csv(path: str, trades: list[dict]) -> None:
-    from runners.backtest_engine import TRADE_KEYS
+    from analyzers.report import TRADE_KEYS
 
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=TRADE_KEYS)
@@ -201,53 +190,50 @@ def configure_logging(quiet: bool, verbose: bool, default_level: str = "INFO") -
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.quiet, args.verbose)
-    try:
-        for path, option, suffix in ((args.report_json, "--report-json", None),
-                                     (args.trades_csv, "--trades-csv", None),
-                                     (args.plot, "--plot", ".png")):
-            check_output_path(path, option, suffix)
-        if args.start is not None and args.end is not None and args.start >= args.end:
-            raise UserInputError(f"--from {args.start.date()} is not before --to {args.end.date()}")
-        if args.cuts < 1:
-            raise UserInputError(f"--cuts {args.cuts}: must be at least 1")
-        config = load_config(args.config)
-        configure_logging(args.quiet, args.verbose, config.app.log_level)
-        if config.app.mode != "paper":
-            log.info("app.mode is %s: a backtest always simulates, no order leaves this machine",
-                     config.app.mode)
-        klines = load_data(resolve_data(args.data, config), args.start, args.end)
+    return run_cli(lambda: _run(args), logger=log)
 
-        from runners.backtest_engine import run_backtest
-        from runners.progress import ProgressBar
 
-        progress = None if args.quiet else ProgressBar("backtest")
-        result = run_backtest(config, klines, progress=progress)
-        report = result.report
-        print(format_summary(report))
-        _write_outputs(args, report, klines)
-        if args.check_lookahead:
-            from runners.lookahead import check_lookahead
+def _run(args) -> int:
+    for path, option, suffix in ((args.report_json, "--report-json", None),
+                                 (args.trades_csv, "--trades-csv", None),
+                                 (args.plot, "--plot", ".png")):
+        prepare_output(path, option, suffix)
+    if args.start is not None and args.end is not None and args.start >= args.end:
+        raise UserInputError(f"--from {args.start.date()} is not before --to {args.end.date()}")
+    if args.cuts is not None and not args.check_lookahead:
+        raise UserInputError(f"--cuts {args.cuts} goes with --check-lookahead")
+    cuts = 12 if args.cuts is None else args.cuts
+    if cuts < 1:
+        raise UserInputError(f"--cuts {cuts}: must be at least 1")
+    config = load_config(args.config)
+    configure_logging(args.quiet, args.verbose, config.app.log_level)
+    if config.app.mode != "paper":
+        log.info("app.mode is %s: a backtest always simulates, no order leaves this machine",
+                 config.app.mode)
+    klines = load_data(resolve_data(args.data, config), args.start, args.end)
 
-            check = check_lookahead(config, klines, cuts=args.cuts, full=result)
-            skipped = f" ({check.cuts_skipped} skipped: too early for a complete signal bar)" \
-                if check.cuts_skipped else ""
-            if check.differences:
-                print(f"LOOKAHEAD CHECK: {len(check.differences)} difference(s) between prefix "
-                      f"runs and the full run over {check.cuts_compared} cut points{skipped}:")
-                for line in check.differences:
-                    print("  " + line)
-                return EXIT_LOOKAHEAD_FOUND
-            print(f"LOOKAHEAD CHECK: 0 differences over {check.cuts_compared} cut points{skipped}")
-        return EXIT_OK
-    except UserInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - the one outer handler that maps crashes to exit code 1
-        log.exception("internal error")
-        return EXIT_INTERNAL
+    from runners.backtest_engine import run_backtest
+    from runners.progress import ProgressBar
+
+    progress = None if args.quiet else ProgressBar("backtest")
+    result = run_backtest(config, klines, progress=progress)
+    report = result.report
+    print(format_summary(report))
+    _write_outputs(args, report, klines)
+    if args.check_lookahead:
+        from runners.lookahead import check_lookahead
+
+        check = check_lookahead(config, klines, cuts=cuts, full=result)
+        skipped = f" ({check.cuts_skipped} skipped: too early for a complete signal bar)" \
+            if check.cuts_skipped else ""
+        if check.differences:
+            print(f"LOOKAHEAD CHECK: {len(check.differences)} difference(s) between prefix "
+                  f"runs and the full run over {check.cuts_compared} cut points{skipped}:")
+            for line in check.differences:
+                print("  " + line)
+            return EXIT_CHECK_FAILED
+        print(f"LOOKAHEAD CHECK: 0 differences over {check.cuts_compared} cut points{skipped}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

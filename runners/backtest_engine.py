@@ -15,16 +15,18 @@ import numpy as np
 
 from analyzers.equity import EquityRecorder
 from analyzers.metrics import buy_hold_return_pct, summarize
+from analyzers.report import trade_entry
 from brokers.bar_broker import BarBroker
 from brokers.costs import configure_costs
 from core.errors import UserInputError
-from core.timeframes import timeframe_ms
+from core.records import ExitReason, TradeRecord
+from core.timeframes import signal_feed_name, timeframe_ms
+from core.times import ms_to_iso
 from feeds.array_feed import ArrayFeed
-from feeds.kline_reader import Klines
 from feeds.resample import htf_stamp_offset_ms, resample_bars
-from strategies.risk import SizingLimits
-from strategies.sizer import RiskSizer
-from strategies.smc_strategy import SIGNAL_SUFFIX, SmcStrategy, ms_to_iso
+from klines import Klines
+from strategies.settings import StrategySettings
+from strategies.smc_strategy import SmcStrategy
 
 log = logging.getLogger("smc.backtest")
 
@@ -35,10 +37,15 @@ class NotEnoughData(UserInputError):
 
 @dataclass
 class BacktestResult:
-    """Everything a run produced; ``report`` is the JSON-ready summary."""
+    """Everything a run produced; ``report`` is the JSON-ready summary.
+
+    ``trades`` are the trade records (by entry time), ``signals`` the backtest report's signal
+    dicts, and ``equity_times_ms``/``equity_values`` the per-bar mark-to-market equity (each
+    value is the equity at the close of the bar opening at that time).
+    """
 
     report: dict
-    trades: list[dict]
+    trades: list[TradeRecord]
     signals: list[dict]
     equity_times_ms: np.ndarray
     equity_values: np.ndarray
@@ -82,12 +89,12 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
                 raise NotEnoughData(
                     f"{klines.path}: no complete {signal_tf} bar between {klines.frame.index[0]} "
                     f"and {klines.frame.index[-1]}; give a longer period")
-            cerebro.adddata(ArrayFeed(bars=signal_bars, name=symbol + SIGNAL_SUFFIX,
+            cerebro.adddata(ArrayFeed(bars=signal_bars, name=signal_feed_name(symbol),
                                       stamp_offset_ms=htf_stamp_offset_ms(exec_ms, signal_ms)))
         symbols.append(symbol)
-    cerebro.addsizer(RiskSizer, limits=SizingLimits.from_config(config.risk_manager))
-    cerebro.addstrategy(SmcStrategy, config=config, symbols=symbols, exec_bar_ms=exec_ms,
-                        signal_bar_ms=signal_ms, preload=True, progress=progress)
+    settings = StrategySettings.from_config(config, symbols=symbols, exec_bar_ms=exec_ms,
+                                            signal_bar_ms=signal_ms)
+    cerebro.addstrategy(SmcStrategy, settings=settings, progress=progress)
     cerebro.addanalyzer(EquityRecorder, _name="equity")
     log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(symbols), exec_tf, signal_tf,
              "; ".join(f"{s}: {len(k.frame)} bars {k.frame.index[0]:%Y-%m-%d} .. {k.frame.index[-1]:%Y-%m-%d}"
@@ -99,10 +106,10 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
 def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms) -> BacktestResult:
     equity = strategy.analyzers.equity.get_analysis()
     times, values = equity["times_ms"], np.array(equity["values"], dtype=float)
-    trades = sorted(strategy.trades_closed, key=lambda t: (t["entry_time"], t["symbol"]))
+    trades = sorted(strategy.trades_closed, key=lambda t: (t.entry_ms, t.symbol))
     # Open positions were closed in the trade list at the last close less the exit fee; the final
     # equity is that liquidation value, so the trades' P&L adds up to the equity change.
-    liquidation_fees = sum(t["exit_fee"] for t in trades if t["exit_reason"] == "end_of_data")
+    liquidation_fees = sum(t.exit_fee for t in trades if t.exit_reason == ExitReason.END_OF_DATA)
     if len(values):
         values[-1] -= liquidation_fees
     first_prices = {s: float(k.frame["close"].iloc[0]) for s, k in klines_by_symbol.items()}
@@ -126,7 +133,7 @@ def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms) ->
         **metrics,
         "buy_hold_by_symbol_pct": bh,
         "signals": len(strategy.signals),
-        "signals_traded": sum(1 for s in strategy.signals if s["traded"]),
+        "signals_traded": sum(1 for s in strategy.signals if s.traded),
         "data_quality": {
             s: {"path": k.path, "bars": len(k.frame), "gaps": len(k.gaps),
                 "missing_bars": k.missing_bars,
@@ -134,21 +141,7 @@ def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms) ->
                 "duplicates_dropped": k.duplicates_dropped, "reordered": k.reordered,
                 "format": k.source_format}
             for s, k in klines_by_symbol.items()},
-        "trade_list": [_public_trade(t) for t in trades],
+        "trade_list": [trade_entry(t) for t in trades],
         "config": config.as_dict(),
     }
-    return BacktestResult(report, trades, strategy.signals, times, values)
-
-
-TRADE_KEYS = ("symbol", "side", "entry_time", "exit_time", "entry_price", "exit_price", "size",
-              "stop_loss", "take_profit", "pnl", "fees", "exit_reason", "confidence", "risk",
-              "risk_pct_of_equity", "notional", "signal_time", "reasons")
-
-
-def report_value(value):
-    """Floats in reports keep 10 significant digits (enough for prices and sizes, no float noise)."""
-    return float(f"{value:.10g}") if isinstance(value, float) else value
-
-
-def _public_trade(trade: dict) -> dict:
-    return {key: report_value(trade[key]) for key in TRADE_KEYS}
+    return BacktestResult(report, trades, [s.as_dict() for s in strategy.signals], times, values)

@@ -1,12 +1,37 @@
-"""What every command-line runner shares: one-line usage errors, output-path checks."""
+"""What every command-line runner shares: the one outer error handler, one-line usage errors,
+output paths.
+
+``run_cli(body, argv)`` is the single place where the error hierarchy of ``core.errors`` becomes
+an exit code, for every runner:
+
+==========================  ====  =======================================================
+outcome                     code  what is printed
+==========================  ====  =======================================================
+``body`` returns            its   (``EXIT_OK`` 0, or ``EXIT_CHECK_FAILED`` 3 from a check)
+``UserInputError``          2     ``error: <one line>`` on stderr (and in the log)
+``TemporaryError``          1     ``error: <one line>`` (the network or the exchange failed)
+Ctrl-C (``KeyboardInterrupt``)  130   ``interrupted``
+anything else               1     ``internal error`` with the traceback in the log
+==========================  ====  =======================================================
+
+argparse's own usage errors exit 2 with one line too (``OneLineErrorParser``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import EXIT_BAD_INPUT, UserInputError
+from core.errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, TemporaryError,
+                         UserInputError)
+
+__all__ = ["OneLineErrorParser", "iso_date", "prepare_output", "run_cli"]
+
+log = logging.getLogger("smc.cli")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -16,17 +41,57 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
 
 
-def check_output_path(path: str | None, option: str, suffix: str | None = None) -> None:
-    """Fail before a long run, not after it, when an output file cannot be written."""
+def iso_date(text: str):
+    """argparse ``type=`` for ``--from``/``--to``: an ISO date or time, UTC when naive."""
+    import pandas as pd  # only the runners that take dates load pandas
+
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (expected e.g. 2023-01-01)")
+    if stamp is pd.NaT:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (expected e.g. 2023-01-01)")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def run_cli(body: Callable[[], int], *, logger: logging.Logger | None = None) -> int:
+    """Run ``body`` and map its outcome to an exit code (see the module docstring)."""
+    logger = logger or log
+    try:
+        return body()
+    except UserInputError as exc:
+        message = " ".join(str(exc).split())
+        logger.debug("refused: %s", message)
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except TemporaryError as exc:
+        message = " ".join(str(exc).split())
+        logger.debug("gave up: %s", message)
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # noqa: BLE001 - the one outer handler that maps crashes to exit code 1
+        logger.exception("internal error")
+        return EXIT_INTERNAL
+
+
+def prepare_output(path: str | os.PathLike | None, option: str, suffix: str | None = None) -> None:
+    """Make ``path`` ready to be written: check it before a long run (not after), and create its
+    folder (every output is treated alike: reports, CSV, plots, databases and logs)."""
     if path is None:
         return
     target = Path(path)
-    parent = target.resolve().parent
     if suffix and target.suffix.lower() != suffix:
         raise UserInputError(f"{option} {path}: must end in {suffix}")
-    if not parent.is_dir():
-        raise UserInputError(f"{option} {path}: folder {parent} does not exist")
     if target.is_dir():
         raise UserInputError(f"{option} {path}: is a folder, not a file")
+    parent = target.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserInputError(f"{option} {path}: cannot create folder {parent}: "
+                             f"{exc.strerror or exc}") from exc
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise UserInputError(f"{option} {path}: not writable")

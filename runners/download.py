@@ -29,21 +29,14 @@ from pathlib import Path
 import pandas as pd
 
 from core.config import load_config
-from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
+from core.errors import EXIT_OK, UserInputError
 from core.timeframes import BINANCE_INTERVALS, timeframe_ms
-from runners.cli import OneLineErrorParser
+from core.times import ms_to_iso_z
+from runners.cli import OneLineErrorParser, iso_date, prepare_output, run_cli
 
 log = logging.getLogger("smc.download")
 
 HEADER = "timestamp,open,high,low,close,volume\n"
-
-
-def _iso_date(text: str) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (expected e.g. 2024-01-01)")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _timeframe(text: str) -> str:
@@ -70,10 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--symbol", required=True, type=_symbol, help="Binance id, e.g. BTCUSDT")
     parser.add_argument("--timeframe", required=True, type=_timeframe, help="kline interval, e.g. 1h")
-    parser.add_argument("--from", dest="start", type=_iso_date,
+    parser.add_argument("--from", dest="start", type=iso_date,
                         help="first bar, ISO date (UTC); required unless --out exists (then the "
                              "download resumes after its last bar)")
-    parser.add_argument("--to", dest="end", type=_iso_date,
+    parser.add_argument("--to", dest="end", type=iso_date,
                         help="end, ISO date, exclusive (UTC; default: up to the last closed bar)")
     parser.add_argument("--out", required=True, help="output file: .csv or .csv.gz")
     parser.add_argument("--rest-url", default=None,
@@ -139,7 +132,7 @@ class _AtomicAppender:
 
     def commit(self) -> None:
         """Close, check the result reads back, and rename it over ``out``."""
-        from feeds.kline_reader import load_klines
+        from klines import load_klines
 
         self._fh.close()
         with open(self.temp, "rb") as fh:
@@ -163,13 +156,9 @@ def _to_ms(stamp: pd.Timestamp) -> int:
     return int(stamp.value // 1_000_000)
 
 
-def _iso(ms: int) -> str:
-    return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def resume_point(out: Path, symbol: str, timeframe: str) -> int | None:
     """Open time (ms) of the first bar to fetch for an existing ``out``, or None if it is new."""
-    from feeds.kline_reader import load_klines, symbol_from_filename
+    from klines import load_klines, symbol_from_filename
 
     if not out.exists():
         return None
@@ -189,8 +178,8 @@ def resume_point(out: Path, symbol: str, timeframe: str) -> int | None:
 def download(symbol: str, timeframe: str, out: Path, rest_url: str, start_ms: int | None,
              end_ms: int | None, progress=None) -> int:
     """Fetch and append the missing closed bars; returns the number of bars written."""
-    from feeds.rest_client import (ccxt_symbol, fetch_server_time, iter_closed_pages, make_exchange,
-                                   retry_transient)
+    from core.retry import retry_transient
+    from venue import ccxt_symbol, fetch_server_time, iter_closed_pages, make_exchange
 
     resume_ms = resume_point(out, symbol, timeframe)
     if resume_ms is None:
@@ -199,20 +188,20 @@ def download(symbol: str, timeframe: str, out: Path, rest_url: str, start_ms: in
         since_ms = start_ms
     else:
         if start_ms is not None and start_ms > resume_ms:
-            raise UserInputError(f"--from {_iso(start_ms)} would leave a hole after the last bar of "
-                                 f"{out} ({_iso(resume_ms - timeframe_ms(timeframe))})")
+            raise UserInputError(f"--from {ms_to_iso_z(start_ms)} would leave a hole after the last bar of "
+                                 f"{out} ({ms_to_iso_z(resume_ms - timeframe_ms(timeframe))})")
         since_ms = resume_ms
-        log.info("%s: resuming after its last bar, from %s", out, _iso(resume_ms))
+        log.info("%s: resuming after its last bar, from %s", out, ms_to_iso_z(resume_ms))
     if end_ms is not None and since_ms >= end_ms:
-        log.info("%s is already complete up to %s", out, _iso(end_ms))
+        log.info("%s is already complete up to %s", out, ms_to_iso_z(end_ms))
         return 0
 
     exchange = make_exchange(rest_url)
     retry_transient(lambda: ccxt_symbol(exchange, symbol), what="the markets")  # BadSymbolError early
     now_ms = retry_transient(lambda: fetch_server_time(exchange), what="the server time")
     stop_ms = min(now_ms, end_ms) if end_ms is not None else now_ms
-    log.info("downloading %s %s from %s to %s from %s", symbol, timeframe, _iso(since_ms),
-             _iso(stop_ms), rest_url)
+    log.info("downloading %s %s from %s to %s from %s", symbol, timeframe, ms_to_iso_z(since_ms),
+             ms_to_iso_z(stop_ms), rest_url)
     appender = None
     try:
         for page in iter_closed_pages(exchange, symbol, timeframe, since_ms, end_ms, now_ms=now_ms,
@@ -234,8 +223,8 @@ def download(symbol: str, timeframe: str, out: Path, rest_url: str, start_ms: in
         raise
     if appender is None:
         if resume_ms is None:
-            raise UserInputError(f"no closed {symbol} {timeframe} bars from {_iso(since_ms)} "
-                                 f"to {_iso(stop_ms)} on {rest_url}")
+            raise UserInputError(f"no closed {symbol} {timeframe} bars from {ms_to_iso_z(since_ms)} "
+                                 f"to {ms_to_iso_z(stop_ms)} on {rest_url}")
         log.info("%s: no new closed bar yet", out)
         return 0
     appender.commit()
@@ -244,44 +233,46 @@ def download(symbol: str, timeframe: str, out: Path, rest_url: str, start_ms: in
     return appender.rows
 
 
+def check_rest_url(url: str, option: str) -> str:
+    """A REST base must be ``http(s)://host[:port]``; anything else is refused in one line."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserInputError(f"{option} {url!r}: must start with http:// or https:// followed by "
+                             f"a host, e.g. https://api.binance.com")
+    return url
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr, force=True)
-    from feeds.rest_client import TemporaryError
+    return run_cli(lambda: _run(args), logger=log)
 
-    try:
-        out = Path(args.out)
-        if not out.resolve().parent.is_dir():
-            raise UserInputError(f"--out {out}: folder {out.resolve().parent} does not exist")
-        if not (out.name.endswith(".csv") or out.name.endswith(".csv.gz")):
-            raise UserInputError(f"--out {out}: must end in .csv or .csv.gz")
-        if args.start is not None and args.end is not None and args.start >= args.end:
-            raise UserInputError(f"--from {args.start.date()} is not before --to {args.end.date()}")
-        rest_url = args.rest_url or load_config(args.config).exchanges.binance.rest_url
-        from runners.progress import ProgressBar
 
-        written = download(
-            args.symbol, args.timeframe, out, rest_url,
-            None if args.start is None else _to_ms(args.start),
-            None if args.end is None else _to_ms(args.end),
-            progress=None if args.quiet else ProgressBar(f"download {args.symbol} {args.timeframe}"),
-        )
-        print(f"{out}: {written} new bar(s)")
-        return EXIT_OK
-    except UserInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except TemporaryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERNAL
-    except Exception:  # noqa: BLE001 - the one outer handler that maps crashes to exit code 1
-        log.exception("internal error")
-        return EXIT_INTERNAL
+def _run(args) -> int:
+    out = Path(args.out)
+    if not (out.name.endswith(".csv") or out.name.endswith(".csv.gz")):
+        raise UserInputError(f"--out {out}: must end in .csv or .csv.gz")
+    prepare_output(out, "--out")
+    if args.start is not None and args.end is not None and args.start >= args.end:
+        raise UserInputError(f"--from {args.start.date()} is not before --to {args.end.date()}")
+    if args.rest_url is not None:
+        rest_url = check_rest_url(args.rest_url, "--rest-url")
+    else:
+        rest_url = load_config(args.config).exchanges.binance.rest_url
+    from runners.progress import ProgressBar
+
+    written = download(
+        args.symbol, args.timeframe, out, rest_url,
+        None if args.start is None else _to_ms(args.start),
+        None if args.end is None else _to_ms(args.end),
+        progress=None if args.quiet else ProgressBar(f"download {args.symbol} {args.timeframe}"),
+    )
+    print(f"{out}: {written} new bar(s)")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

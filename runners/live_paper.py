@@ -25,13 +25,11 @@ import time
 from pathlib import Path
 
 from core.config import apply_overrides, load_config
-from core.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UserInputError
-from feeds.rest_client import TemporaryError
-from runners.cli import OneLineErrorParser, check_output_path
+from core.errors import EXIT_OK, UserInputError
+from runners.cli import OneLineErrorParser, prepare_output, run_cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG_FILE = Path("logs") / "smc_trading.log"
-EXIT_INTERRUPTED = 130
 BANNER = "✅ Paper Trading Mode - Simulated orders only"
 REPLAY_DB = "sqlite:///state/replay.db"
 
@@ -93,8 +91,8 @@ class Replay:
     """A local FakeBinance serving one file, published bar by bar once the engine is connected."""
 
     def __init__(self, path: str, speed: float, history_bars: int):
-        from feeds.kline_reader import load_klines
-        from feeds.replay_server import FakeBinance
+        from klines import load_klines
+        from fake_exchange import FakeBinance
 
         if not (math.isfinite(speed) and speed > 0):
             raise UserInputError(f"--speed {speed}: must be a number of bars per second > 0")
@@ -115,20 +113,19 @@ class Replay:
         try:
             deadline = time.monotonic() + 120
             while not session.streaming and time.monotonic() < deadline:
-                if session._stopping.is_set():
+                if session.stopping:
                     return
                 time.sleep(0.02)   # publish only once the warm-up is done and the stream is up
             if not session.streaming:
                 log.error("replay: the engine never connected")
                 return
             while self.server.published_index < self.server.total_bars:
-                if session._stopping.is_set():
+                if session.stopping:
                     return
                 self.server.publish(1)
                 time.sleep(1.0 / self.speed)
             last_open = int(self.bars.open_time_ms[-1])
-            feed = session.manager.exec_feed(self.symbol)
-            while feed.last_open_ms != last_open and not session._stopping.is_set():
+            while session.last_bar_open_ms(self.symbol) != last_open and not session.stopping:
                 time.sleep(0.05)
             time.sleep(0.5)   # let the last bar's orders and journal writes settle
             log.info("replay: all %d bars published and delivered", self.server.total_bars)
@@ -143,7 +140,9 @@ class Replay:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     replay = None
-    try:
+
+    def body() -> int:
+        nonlocal replay
         if not args.replay and (args.speed is not None or args.history_bars is not None):
             raise UserInputError("--speed and --history-bars go with --replay")
         config = load_config(args.config)
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         config = apply_overrides(config, {"database.url": db_url})
         configure_logging(config.app.log_level, args.log_file)
         if args.report_json:
-            check_output_path(args.report_json, "--report-json")
+            prepare_output(args.report_json, "--report-json")
             write_report(config, args.report_json)
             return EXIT_OK
         if config.app.mode == "real":
@@ -176,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                              name="replay").start()
 
         def on_signal(signum, _frame):
-            log.info("%s received: stopping (state is saved as it goes)", signal.Signals(signum).name)
+            log.info("%s received: stopping (state is saved as it goes)",
+                     signal.Signals(signum).name)
             session.stop()
 
         signal.signal(signal.SIGINT, on_signal)
@@ -185,18 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         log.info("stopped: %d trade(s) closed in this run, %d signal(s)",
                  len(strategy.trades_closed), len(strategy.signals))
         return EXIT_OK
-    except UserInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except TemporaryError as exc:
-        print(f"error: cannot reach Binance: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - the one outer handler that maps crashes to exit code 1
-        log.exception("internal error")
-        return EXIT_INTERNAL
+
+    try:
+        return run_cli(body, logger=log)
     finally:
         if replay is not None:
             replay.close()

@@ -21,12 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.records import ExitReason
+from core.times import ms_to_iso
 from runners.backtest_engine import BacktestResult, NotEnoughData, run_backtest
 
 log = logging.getLogger("smc.lookahead")
 
-ENTRY_KEYS = ("symbol", "side", "signal_time", "entry_time", "entry_price", "size", "stop_loss",
+ENTRY_KEYS = ("symbol", "side", "signal_ms", "entry_ms", "entry_price", "size", "stop_loss",
               "take_profit", "confidence")
+EXIT_KEYS = ("exit_ms", "exit_price", "exit_reason", "pnl")
 SIGNAL_KEYS = ("symbol", "time", "side", "confidence", "entry", "stop_loss", "take_profit",
                "traded", "decision")
 
@@ -44,6 +47,12 @@ def _prefix(klines, cut):
     frame = klines.frame[klines.frame.index < cut]
     gaps = tuple(g for g in klines.gaps if g.first_after < cut)
     return dataclasses.replace(klines, frame=frame, gaps=gaps)
+
+
+def _iso_ms(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
 def _key(record: dict, keys) -> tuple:
@@ -65,24 +74,26 @@ def compare_runs(full: BacktestResult, prefix: BacktestResult, cut_label: str) -
             out.append(f"cut {cut_label}: signal in the prefix but not in the full run: {s}")
         if not missing and not extra:
             out.append(f"cut {cut_label}: signals in a different order")
-    full_by_entry = {(t["symbol"], t["entry_time"]): t for t in full.trades}
+    full_by_entry = {(t.symbol, t.entry_ms): t for t in full.trades}
     for trade in prefix.trades:
-        twin = full_by_entry.get((trade["symbol"], trade["entry_time"]))
+        entered = ms_to_iso(trade.entry_ms)
+        twin = full_by_entry.get((trade.symbol, trade.entry_ms))
         if twin is None:
-            out.append(f"cut {cut_label}: trade entered {trade['entry_time']} on {trade['symbol']} "
+            out.append(f"cut {cut_label}: trade entered {entered} on {trade.symbol} "
                        f"exists only in the prefix run")
             continue
-        keys = ENTRY_KEYS if trade["exit_reason"] == "end_of_data" else ENTRY_KEYS + (
-            "exit_time", "exit_price", "exit_reason", "pnl")
+        keys = ENTRY_KEYS if trade.exit_reason == ExitReason.END_OF_DATA else ENTRY_KEYS + EXIT_KEYS
         for k in keys:
-            if trade[k] != twin[k]:
-                out.append(f"cut {cut_label}: trade entered {trade['entry_time']} differs in {k}: "
-                           f"prefix {trade[k]!r} vs full {twin[k]!r}")
-    prefix_entries = {(t["symbol"], t["entry_time"]) for t in prefix.trades}
+            mine, theirs = getattr(trade, k), getattr(twin, k)
+            if mine != theirs:
+                out.append(f"cut {cut_label}: trade entered {entered} differs in {k}: "
+                           f"prefix {mine!r} vs full {theirs!r}")
+    prefix_entries = {(t.symbol, t.entry_ms) for t in prefix.trades}
+    last_ms = _iso_ms(last_time)
     for t in full.trades:
-        # entry_time is the open of the fill bar, so every bar of the prefix opens before its end.
-        if t["entry_time"] < last_time and (t["symbol"], t["entry_time"]) not in prefix_entries:
-            out.append(f"cut {cut_label}: trade entered {t['entry_time']} on {t['symbol']} "
+        # entry_ms is the open of the fill bar, so every bar of the prefix opens before its end.
+        if t.entry_ms < last_ms and (t.symbol, t.entry_ms) not in prefix_entries:
+            out.append(f"cut {cut_label}: trade entered {ms_to_iso(t.entry_ms)} on {t.symbol} "
                        f"missing from the prefix run")
     return out
 

@@ -6,38 +6,12 @@ readiness report can call ``paper_report`` too. It only reads the database.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from analyzers.metrics import summarize
-from brokers.state.store import StateStore, TradeRow
-from runners.backtest_engine import report_value
+from analyzers.report import open_position_entry, trade_entry
+from brokers.state.store import StateStore
+from core.times import ms_to_iso
 
-
-def _iso(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat()
-
-
-def trade_dict(t: TradeRow, signals: dict) -> dict:
-    """A closed trade in the backtest report's ``trade_list`` shape (``risk_pct_of_equity`` is
-    null: the equity at the signal is not kept)."""
-    fees = (t.entry_fee or 0.0) + (t.exit_fee or 0.0)
-    signal = signals.get(t.signal_id)
-    return {key: report_value(value) for key, value in {
-        "symbol": t.symbol, "side": t.side, "entry_time": _iso(t.entry_time_ms),
-        "exit_time": _iso(t.exit_time_ms), "entry_price": t.entry_price,
-        "exit_price": t.exit_price, "size": t.size, "stop_loss": t.stop_loss,
-        "take_profit": t.take_profit, "pnl": t.pnl, "fees": fees, "exit_reason": t.exit_reason,
-        "confidence": t.confidence, "risk": t.risk, "risk_pct_of_equity": None,
-        "notional": t.entry_price * t.size if t.entry_price is not None else None,
-        "signal_time": _iso(signal.time_ms) if signal else None,
-        "reasons": list(signal.reasons) if signal else [],
-    }.items()}
-
-
-def open_position_dict(t: TradeRow) -> dict:
-    return {"symbol": t.symbol, "side": t.side, "size": t.size, "entry": t.entry_price,
-            "stop_loss": t.stop_loss, "take_profit": t.take_profit,
-            "opened_at": _iso(t.entry_time_ms), "trade_id": t.id}
+__all__ = ["paper_report"]
 
 
 def paper_report(store: StateStore, config) -> dict:
@@ -62,33 +36,35 @@ def paper_report(store: StateStore, config) -> dict:
     initial = account.initial_balance if account else config.paper_trading.initial_balance
     curve = store.equity_curve()
     snapshots_open = [count > 0 for _, count in store.open_position_counts()]
-    closed = store.closed_trades()
     all_signals = store.signals(limit=None)
     by_id = {sig.id: sig for sig in all_signals}
-    trades = [trade_dict(t, by_id) for t in closed]
+    records = [t.record(by_id.get(t.signal_id)) for t in store.closed_trades()]
     times = [ms for ms, _ in curve]
     values = [equity for _, equity in curve]
     metrics = summarize(times=times, values=values,
                         in_market=snapshots_open if len(snapshots_open) == len(values) else [False] * len(values),
-                        initial_equity=initial, trades=trades, first_price=None, last_price=None)
+                        initial_equity=initial, trades=records, first_price=None, last_price=None)
     open_trades = [t for t in store.open_trades() if t.status == "open"]
     return {
         "symbols": list(symbols),
         "timeframe": exec_tf,
         "signal_timeframe": signal_tf,
-        "start": _iso(times[0]) if times else None,
-        "end": _iso(times[-1]) if times else None,
+        "start": ms_to_iso(times[0]) if times else None,
+        "end": ms_to_iso(times[-1]) if times else None,
         "bars": len(times),
         **metrics,
-        "trade_list": trades,
-        "open_positions": [open_position_dict(t) for t in open_trades],
+        "trade_list": [trade_entry(t) for t in records],
+        "open_positions": [open_position_entry(
+            symbol=t.symbol, side=t.side, size=t.size, entry=t.entry_price,
+            stop_loss=t.stop_loss, take_profit=t.take_profit, opened_ms=t.entry_time_ms,
+            trade_id=t.id) for t in open_trades],
         "signals": len(all_signals),
         "signals_traded": sum(1 for sig in all_signals if sig.traded),
         "buy_hold_by_symbol_pct": None,
         "data_quality": None,
         "cash": account.cash if account else initial,
         "runs": [{"id": r.id, "mode": r.mode, "status": r.status,
-                  "started": _iso(r.started_ms), "stopped": _iso(r.stopped_ms)} for r in runs],
+                  "started": ms_to_iso(r.started_ms), "stopped": ms_to_iso(r.stopped_ms)}
+                 for r in runs],
         "config": config.as_dict(),
     }
-

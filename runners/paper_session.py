@@ -2,8 +2,12 @@
 
 ``runners.live_paper`` (the CLI) builds a ``PaperSession`` and calls ``run()``; tests and the
 replay mode do the same against a local ``FakeBinance``. The strategy is the backtest's
-``SmcStrategy``; only the feeds (live), the broker (``PaperBroker``: persistence through the
-journal, exits between bar closes) and the warm-up/circuit-breaker gate differ.
+``SmcStrategy`` with the same settings; what differs is wired here: the feeds (live), the broker
+(``PaperBroker``: exits between bar closes), the sink (``PaperJournal``: every event committed to
+the database), the gate (``LiveGate``: warm-up bars are history, the circuit breaker) and the
+restart restore (``brokers.restore``: positions and the day's loss carried over).
+
+Data flow: feeds -> strategy -> broker -> journal/store; the session only wires and watches.
 """
 
 from __future__ import annotations
@@ -21,15 +25,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from brokers.costs import configure_costs
 from brokers.journal import PaperJournal
 from brokers.paper_broker import FormingBar, PaperBroker
+from brokers.restore import (broker_positions, check_market_time, day_start_equity,
+                             restore_account)
 from brokers.state import sqlite_path
 from brokers.state.store import StateStore
 from core.config import apply_overrides
 from core.errors import UserInputError
+from core.records import RunMode, RunStatus
 from core.timeframes import timeframe_ms
 from feeds.live_feed import LiveFeedManager
-from strategies.risk import SizingLimits
-from strategies.sizer import RiskSizer
+from strategies.settings import StrategySettings
 from strategies.smc_strategy import SmcStrategy
+
+__all__ = ["AccountLock", "LiveGate", "PaperSession"]
 
 log = logging.getLogger("smc.paper")
 
@@ -43,7 +51,7 @@ class LiveGate:
         self.manager = manager
         self.clock = clock
 
-    def is_history(self, symbol: str, close_ms: int) -> bool:
+    def is_history(self, symbol: str) -> bool:
         """True for bars that came from REST (warm-up or a backfill): never traded on."""
         return not self.manager.exec_feed(symbol).last_live
 
@@ -64,9 +72,10 @@ class AccountLock:
     one is refused with a clear message instead.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, option: str = "database.url"):
         path = sqlite_path(url)
         self.path = None if path is None else Path(path + ".lock")
+        self.option = option
         self._fh = None
 
     def acquire(self) -> None:
@@ -81,8 +90,9 @@ class AccountLock:
             holder = self._fh.read().strip() or "?"
             self._fh.close()
             self._fh = None
-            raise UserInputError(f"database.url: another engine (pid {holder}) is running on this "
-                                 f"paper account ({self.path.with_suffix('')}); stop it first") from None
+            raise UserInputError(f"{self.option}: another engine (pid {holder}) is running on "
+                                 f"this paper account ({self.path.with_suffix('')}); stop it "
+                                 f"first") from None
         self._fh.seek(0)
         self._fh.truncate()
         self._fh.write(str(os.getpid()))
@@ -101,14 +111,14 @@ class PaperSession:
     def __init__(self, config, *, ws_url: str | None = None, rest_url: str | None = None,
                  symbols=None, exec_interval: str | None = None, clock=time.time,
                  manager_options: dict | None = None, analyzers: dict | None = None,
-                 mode: str = "paper"):
+                 mode: str = RunMode.PAPER, db_option: str = "database.url"):
         # What this run really trades (a replay brings its own symbol and interval): recorded in
         # the run, so reports and the status page read the truth from the database.
         self.config = config = apply_overrides(config, {
             "exchanges.binance.symbols": list(symbols or config.exchanges.binance.symbols),
             "strategy.execution_timeframe": exec_interval or config.strategy.execution_timeframe})
         self.clock = clock
-        self.mode = mode    # "paper" (live data) or "replay"; only paper runs count for go-live
+        self.mode = RunMode(mode)  # only paper runs count for go-live
         self.symbols = list(config.exchanges.binance.symbols)
         self.exec_interval = config.strategy.execution_timeframe
         self.signal_interval = config.strategy.signal_timeframe
@@ -116,34 +126,41 @@ class PaperSession:
         if timeframe_ms(self.signal_interval) % timeframe_ms(self.exec_interval):
             raise UserInputError(f"strategy.signal_timeframe {self.signal_interval} must be a whole "
                                  f"multiple of the execution interval {self.exec_interval}")
-        self._lock = AccountLock(config.database.url)
+        self.db_option = db_option
+        self._lock = AccountLock(config.database.url, db_option)
         try:
             self.store = StateStore(config.database.url)
         except (OSError, SQLAlchemyError) as exc:
-            raise UserInputError(f"database.url {config.database.url}: cannot open it: "
+            raise UserInputError(f"{db_option} {config.database.url}: cannot open it: "
                                  f"{getattr(exc, 'orig', None) or exc}") from exc
         self.manager = LiveFeedManager(
             self.symbols, self.exec_interval, self.signal_interval,
             ws_url or binance.ws_url, rest_url or binance.rest_url,
             warmup_bars=config.strategy.warmup_bars,
             stale_after_s=binance.stale_after_seconds, clock=clock, **(manager_options or {}))
-        open_entries = [t.entry_time_ms for t in self.store.open_trades() if t.entry_time_ms]
-        if open_entries:
-            # Warm up from the oldest open position's entry: the whole downtime is then seen,
-            # and a stop or target crossed while the engine was down is not missed.
-            self.manager.warmup_since_ms = min(open_entries)
         self.analyzers = dict(analyzers or {})   # name -> bt.Analyzer class (benchmarks, tests)
         self.run_id: int | None = None
         self.strategy: SmcStrategy | None = None
+        self.broker: PaperBroker | None = None
         self._stopping = threading.Event()
         self._status_thread: threading.Thread | None = None
 
-    # ------------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------------ what others may watch
     @property
     def streaming(self) -> bool:
         """True once the warm-up is done and the stream's first connection is handled."""
         return self.manager.connects_handled > 0
 
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` was called (or the run ended)."""
+        return self._stopping.is_set()
+
+    def last_bar_open_ms(self, symbol: str) -> int | None:
+        """Open time of the last execution bar the strategy received for ``symbol``."""
+        return self.manager.exec_feed(symbol).last_open_ms
+
+    # ------------------------------------------------------------------ lifecycle
     def run(self) -> SmcStrategy:
         """Start the feeds (warm-up included), trade until ``stop()``, persist the end of run."""
         self._lock.acquire()
@@ -153,16 +170,26 @@ class PaperSession:
             self.run_id = self.store.start_run(self.mode, self.config.as_dict(), now_ms)
             log.info("Paper account: %.2f USDT cash (initial %.2f); run %d (%s)", account.cash,
                      account.initial_balance, self.run_id, self.mode)
-            status = "crashed"
+            status = RunStatus.CRASHED
             try:
+                restored = restore_account(self.store, self.symbols, now_ms)
+                # Warm up from the oldest open position's entry: the whole downtime is then seen,
+                # and a stop or target crossed while the engine was down fills where it was crossed.
+                self.manager.warmup_since_ms = restored.warmup_since_ms
                 self.manager.start()
+                market_ms = self.manager.market_time_ms or now_ms
+                check_market_time(restored.positions, market_ms, self.db_option)
                 self._status_thread = threading.Thread(target=self._publish_status, daemon=True,
                                                        name="market-status")
                 self._status_thread.start()
-                cerebro = self._build_cerebro(account.cash)
+                cerebro = self._build_cerebro(account.cash, restored,
+                                              day_start_equity(self.store, market_ms))
                 self.strategy = cerebro.run()[0]
-                status = "stopped"
+                status = RunStatus.STOPPED
                 return self.strategy
+            except UserInputError:
+                status = RunStatus.REFUSED
+                raise
             finally:
                 self._stopping.set()
                 self.manager.stop()
@@ -180,32 +207,36 @@ class PaperSession:
         threading.Thread(target=self.manager.stop, daemon=True, name="stopper").start()
 
     # ------------------------------------------------------------------ wiring
-    def _build_cerebro(self, cash: float) -> bt.Cerebro:
+    def _build_cerebro(self, cash: float, restored, day_start) -> bt.Cerebro:
         cfg = self.config
         # quicknotify: a fill between bar closes reaches the strategy (and the database) at
         # once, not with the next closed bar.
         cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=False, live=True,
                              quicknotify=True)
-        cerebro.broker = PaperBroker(forming_bar=self._forming_bar)
-        cerebro.broker.setcash(cash)
-        configure_costs(cerebro.broker, cfg.risk_manager.fee_percent / 100.0,
+        self.broker = PaperBroker(
+            forming_bar=self._forming_bar,
+            opening_positions=broker_positions(restored.positions, self.manager.exec_feed))
+        cerebro.broker = self.broker
+        self.broker.setcash(cash)
+        configure_costs(self.broker, cfg.risk_manager.fee_percent / 100.0,
                         cfg.risk_manager.slippage_percent / 100.0)
         for feed in self.manager.feeds():
-            cerebro.adddata(feed, name=feed._name)
-        cerebro.addsizer(RiskSizer, limits=SizingLimits.from_config(cfg.risk_manager))
+            cerebro.adddata(feed)
+        settings = StrategySettings.from_config(
+            cfg, symbols=self.symbols, exec_bar_ms=timeframe_ms(self.exec_interval),
+            signal_bar_ms=timeframe_ms(self.signal_interval), preload=False, close_at_end=False,
+            open_positions=restored.positions, day_start_equity=day_start)
         cerebro.addstrategy(
-            SmcStrategy, config=cfg, symbols=self.symbols,
-            exec_bar_ms=timeframe_ms(self.exec_interval),
-            signal_bar_ms=timeframe_ms(self.signal_interval), preload=False,
-            journal=PaperJournal(self.store, self.run_id), live=LiveGate(self.manager, self.clock),
-            close_at_end=False)
+            SmcStrategy, settings=settings,
+            sink=PaperJournal(self.store, self.run_id, cash_after=self.broker.cash_after),
+            gate=LiveGate(self.manager, self.clock))
         for name, analyzer in self.analyzers.items():
             cerebro.addanalyzer(analyzer, _name=name)
         return cerebro
 
     def _forming_bar(self, data) -> FormingBar | None:
         symbol = getattr(data, "symbol", None)
-        if symbol is None or getattr(data, "_name", "").endswith("@signal"):
+        if symbol is None or data.is_signal:
             return None
         bar = self.manager.forming_bar(symbol)
         if bar is None:

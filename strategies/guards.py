@@ -34,10 +34,16 @@ class Denial:
 
 
 class DailyLossGuard:
-    """Stops new entries for the rest of the UTC day once the day's P&L hits ``-max_daily_loss``."""
+    """Stops new entries for the rest of the UTC day once the day's P&L hits ``-max_daily_loss``.
 
-    def __init__(self, max_daily_loss: float):
+    ``carry=(day, equity)`` gives the equity at the start of UTC day ``day`` (days since the
+    epoch) when it is known from elsewhere: after a restart the database knows where the day
+    began, so the day's earlier losses still count.
+    """
+
+    def __init__(self, max_daily_loss: float, carry: tuple[int, float] | None = None):
         self.max_daily_loss = float(max_daily_loss)
+        self.carry = carry
         self._day: int | None = None
         self._day_start_equity = 0.0
         self._last_equity: float | None = None
@@ -56,8 +62,12 @@ class DailyLossGuard:
         """
         day = (now_ms - 1) // DAY_MS
         if day != self._day:
-            # The day starts from where the previous day ended (or from the first equity seen).
-            self._day_start_equity = equity if self._last_equity is None else self._last_equity
+            # The day starts from where the previous day ended (or from the first equity seen),
+            # unless the start of this very day is known from before a restart.
+            if self.carry is not None and self.carry[0] == day:
+                self._day_start_equity = self.carry[1]
+            else:
+                self._day_start_equity = equity if self._last_equity is None else self._last_equity
             self._day = day
         self._last_equity = equity
         if self._locked_day != day and self.day_pnl <= -self.max_daily_loss:
@@ -65,15 +75,6 @@ class DailyLossGuard:
             log.warning(
                 "DAILY LOSS LIMIT REACHED: day P&L %.2f USDT <= -%.2f; no new entries until 00:00 UTC",
                 self.day_pnl, self.max_daily_loss)
-
-    def seed(self, now_ms: int, day_start_equity: float, equity: float) -> None:
-        """Start from a known equity at the start of the current UTC day (after a restart, from
-        the database), so a restart does not hand out a fresh daily loss allowance."""
-        self._day = (now_ms - 1) // DAY_MS
-        self._day_start_equity = day_start_equity
-        self._locked_day = None
-        self._last_equity = day_start_equity
-        self.update(now_ms, equity)
 
     def check(self, now_ms: int) -> Denial | None:
         day = now_ms // DAY_MS          # the day an order placed now would trade in

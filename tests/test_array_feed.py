@@ -9,8 +9,9 @@ import backtrader as bt
 import numpy as np
 import pytest
 
-from feeds.array_feed import ArrayFeed, date2num_ms
-from feeds.kline_reader import load_klines
+from core.times import date2num_ms
+from feeds.array_feed import ArrayFeed
+from klines import load_klines
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"

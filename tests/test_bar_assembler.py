@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds.bar_assembler import BarAssembler, ClosedBar, Gap, HtfAggregator
-from feeds.bars import Bars
-from feeds.binance_wire import KlineUpdate
-from feeds.kline_reader import load_klines
+from core.bars import Bars
+from venue.wire import KlineUpdate
+from klines import load_klines
 from feeds.resample import resample_bars
 
 ROOT = Path(__file__).resolve().parents[1]

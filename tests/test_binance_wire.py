@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.binance_wire import (
+from venue.wire import (
     KlineUpdate,
     ServerShutdown,
     WireFormatError,

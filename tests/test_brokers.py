@@ -7,7 +7,7 @@ import pytest
 from brokers.bar_broker import BarBroker
 from brokers.costs import configure_costs
 from feeds.array_feed import ArrayFeed
-from feeds.bars import Bars
+from core.bars import Bars
 from feeds.resample import htf_stamp_offset_ms, resample_bars
 
 MIN = 60_000

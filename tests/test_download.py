@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from feeds.kline_reader import load_klines
-from feeds.replay_server import FakeBinance
+from klines import load_klines
+from fake_exchange import FakeBinance
 from runners import download
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ def test_interrupted_run_keeps_whole_pages_and_resumes(server, source_lines, tmp
         return real(bars)
 
     monkeypatch.setattr(download, "format_rows", interrupt_second_page)
-    assert run(server, out, "--from", START) == 1
+    assert run(server, out, "--from", START) == 130      # Ctrl-C: 130, as in every runner
     assert read_lines(out)[1:] == source_lines[:1000]  # one whole page, file valid
     assert len(load_klines(out).frame) == 1000
     assert not list(tmp_path.glob(".*.part"))
@@ -134,7 +134,9 @@ def test_bad_symbol_exits_2_with_one_line(server, tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--out", "BTCUSDT_1h.txt", "--from", START], "must end in .csv or .csv.gz"),
-    (["--out", "no/such/folder/x.csv", "--from", START], "does not exist"),
+    (["--out", "/proc/no/such/x.csv", "--from", START], "cannot create folder"),
+    (["--out", "x.csv", "--from", START, "--rest-url", "notaurl"], "--rest-url 'notaurl'"),
+    (["--out", "x.csv", "--from", START, "--rest-url", "ftp://h"], "must start with http://"),
     (["--out", "new.csv"], "give --from"),
     (["--out", "new.csv", "--from", END, "--to", START], "is not before"),
 ])
@@ -144,6 +146,24 @@ def test_bad_input_exits_2(server, tmp_path, capsys, monkeypatch, args, message)
                           *args])
     err = capsys.readouterr().err.splitlines()
     assert code == 2 and len(err) == 1 and message in err[0]
+
+
+def test_output_folder_is_created(server, source_lines, tmp_path):
+    out = tmp_path / "new" / "folder" / "BTCUSDT_spot_1h.csv"
+    assert run(server, out, "--from", START, "--to", "2020-02-02") == 0
+    assert read_lines(out)[1:] == source_lines[:24]
+
+
+def test_bad_rest_url_is_one_line_and_exit_2_from_the_command_line(tmp_path):
+    """A new user's typo: one line, exit 2, no traceback (before the fix: a traceback, exit 1)."""
+    proc = subprocess.run([sys.executable, "-m", "runners.download", "--symbol", "BTCUSDT",
+                           "--timeframe", "1h", "--from", START, "--out", str(tmp_path / "x.csv"),
+                           "--rest-url", "notaurl"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: --rest-url 'notaurl': must start with http:// or https:// followed by a host, "
+        "e.g. https://api.binance.com"]
 
 
 def test_existing_file_of_another_timeframe_is_refused(server, tmp_path, capsys):

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from core.errors import DataError
-from feeds.bars import Bars
-from feeds.kline_reader import load_klines, symbol_from_filename, timeframe_from_filename
+from core.bars import Bars
+from klines import load_klines, symbol_from_filename, timeframe_from_filename
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "tests" / "fixtures" / "raw-format-samples"

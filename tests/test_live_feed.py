@@ -14,14 +14,14 @@ import pytest
 
 from feeds.array_feed import ArrayFeed
 from feeds.bar_assembler import ClosedBar
-from feeds.bars import Bars
+from core.bars import Bars
 from feeds.feed_health import DELAYED, LIVE
-from feeds.kline_reader import load_klines
-from feeds.live_feed import SIGNAL_SUFFIX, LiveFeedManager
-from feeds.replay_server import FakeBinance
+from klines import load_klines
+from core.timeframes import signal_feed_name
+from feeds.live_feed import LiveFeedManager
+from fake_exchange import FakeBinance
 from feeds.resample import htf_stamp_offset_ms, resample_bars
-from feeds.rest_client import BadSymbolError
-from strategies import smc_strategy
+from venue import BadSymbolError
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
@@ -212,7 +212,6 @@ def test_bad_symbol_fails_at_start_and_leaves_no_thread(source):
 
 
 def test_equal_intervals_have_only_exec_feeds_and_names_match_the_strategy(source):
-    assert SIGNAL_SUFFIX == smc_strategy.SIGNAL_SUFFIX
     with FakeBinance({"BTCUSDT": source}, history_bars=10) as fake:
         manager = manager_for(fake, signal="1m")
         assert [f._name for f in manager.feeds()] == ["BTCUSDT"]
@@ -252,7 +251,7 @@ class Recorder(bt.Strategy):
 def run_backtest(exec_bars: Bars) -> list:
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True)
     cerebro.adddata(ArrayFeed(bars=exec_bars, name="BTCUSDT"))
-    cerebro.adddata(ArrayFeed(bars=resample_bars(exec_bars, "1h"), name="BTCUSDT" + SIGNAL_SUFFIX,
+    cerebro.adddata(ArrayFeed(bars=resample_bars(exec_bars, "1h"), name=signal_feed_name("BTCUSDT"),
                               stamp_offset_ms=htf_stamp_offset_ms(MINUTE, HOUR)))
     cerebro.addstrategy(Recorder)
     return cerebro.run()[0].rows

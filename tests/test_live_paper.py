@@ -14,8 +14,8 @@ import pytest
 
 from brokers.state.store import StateStore
 from core.config import apply_overrides, load_config
-from feeds.kline_reader import load_klines
-from feeds.replay_server import FakeBinance
+from klines import load_klines
+from fake_exchange import FakeBinance
 from runners.paper_session import LiveGate, PaperSession
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +175,7 @@ def test_two_engines_cannot_share_one_account(tmp_path):
     (["--replay", "nope.csv"], "nope.csv"),
     (["--db", "postgresql://x/y"], "database.url"),
     (["--db", "sqlite:////proc/nope/x.db"], "database.url"),
-    (["--report-json", "/nonexistent-folder/x.json"], "--report-json"),
+    (["--report-json", "/proc/nonexistent-folder/x.json"], "--report-json"),
 ])
 def test_bad_inputs_exit_2_with_one_line(args, expected, tmp_path):
     config = write_config(tmp_path)

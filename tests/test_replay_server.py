@@ -11,18 +11,13 @@ import pytest
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 from websockets.sync.client import connect
 
-from feeds.bars import Bars
-from feeds.binance_wire import KlineUpdate, ServerShutdown, WireFormatError, parse_stream_message
-from feeds.kline_reader import load_klines
-from feeds.replay_server import FakeBinance
-from feeds.rest_client import (
-    BadSymbolError,
-    RateLimited,
-    TemporaryError,
-    fetch_closed_bars,
-    make_exchange,
-    retry_transient,
-)
+from core.bars import Bars
+from core.errors import RateLimited, TemporaryError
+from core.retry import retry_transient
+from venue import KlineUpdate, ServerShutdown, WireFormatError, parse_stream_message
+from klines import load_klines
+from fake_exchange import FakeBinance
+from venue import BadSymbolError, fetch_closed_bars, make_exchange
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "binance-samples"
@@ -334,7 +329,7 @@ def test_server_errors_are_temporary_and_give_up_after_attempts(server, caplog):
     with pytest.raises(TemporaryError):
         retry_transient(lambda: fetch_closed_bars(exchange, "BTCUSDT", "1m"), attempts=3,
                         base_delay_s=0.01)
-    messages = [r.getMessage() for r in caplog.records if r.name == "smc.rest"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "smc.retry"]
     assert len(messages) == 3 and "(2 left)" in messages[0] and "giving up" in messages[-1]
     assert all(m.startswith("❌ Failed to fetch live OHLCV data: ") for m in messages)
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from core.timeframes import timeframe_ms
 from feeds.array_feed import ArrayFeed
-from feeds.bars import Bars
-from feeds.kline_reader import load_klines
+from core.bars import Bars
+from klines import load_klines
 from feeds.resample import htf_stamp_offset_ms, resample_bars
 
 ROOT = Path(__file__).resolve().parents[1]

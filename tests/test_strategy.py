@@ -8,7 +8,7 @@ import pytest
 
 import strategies.setups as setups_module
 from core.config import apply_overrides, load_config
-from feeds.kline_reader import load_klines
+from klines import load_klines
 from runners.backtest_engine import run_backtest
 from runners.lookahead import check_lookahead
 from strategies.setups import SetupParams, SetupTracker, find_setups
@@ -104,13 +104,13 @@ def test_daily_loss_limit_stops_entries(config, btc_2022):
 
 def test_shorts_only_when_allowed(config, btc_2022):
     spot = run_backtest(config, btc_2022)
-    assert {t["side"] for t in spot.trades} == {"long"}
+    assert {t.side for t in spot.trades} == {"long"}
     assert any("allow_short" in s["decision"] for s in spot.signals)
     shorting = run_backtest(apply_overrides(config, {"strategy.allow_short": True}), btc_2022)
-    shorts = [t for t in shorting.trades if t["side"] == "short"]
+    shorts = [t for t in shorting.trades if t.side == "short"]
     assert shorts
     for t in shorts:
-        assert t["stop_loss"] > t["entry_price"] > t["take_profit"]
+        assert t.stop_loss > t.entry_price > t.take_profit
 
 
 def test_confidence_threshold_filters(config, btc_2022):
@@ -119,7 +119,7 @@ def test_confidence_threshold_filters(config, btc_2022):
     for s in strict.signals:
         if s["traded"]:
             assert s["confidence"] >= 0.95
-    assert all(t["confidence"] >= 0.95 for t in strict.trades)
+    assert all(t.confidence >= 0.95 for t in strict.trades)
     loose = run_backtest(config, btc_2022)
     assert len(loose.trades) > len(strict.trades)
 

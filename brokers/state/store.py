@@ -42,20 +42,24 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from core.records import (FeedStatus, OrderRole, OrderSide, OrderStatus, OrderType, RunStatus,
+                          Side, TradeRecord, TradeStatus, trade_pnl)
+
 from .db import init_db, session_factory
 from .models import (Account, EquitySnapshot, Fill, MarketStatus, Order, OrderEvent, Run, Signal,
                      Trade)
 
-TRADE_SIDES = ("long", "short")
-TRADE_STATUSES = ("pending", "open", "closed", "cancelled")
-ORDER_ROLES = ("entry", "stop_loss", "take_profit", "close")
-ORDER_SIDES = ("buy", "sell")
-ORDER_TYPES = ("limit", "stop", "market")
-LIVE_ORDER_STATUSES = ("created", "submitted", "accepted", "partial")
-TERMINAL_ORDER_STATUSES = ("completed", "canceled", "expired", "margin", "rejected", "denied")
-ORDER_STATUSES = LIVE_ORDER_STATUSES + TERMINAL_ORDER_STATUSES
-FEED_STATUSES = ("LIVE", "DELAYED", "DISCONNECTED", "BACKFILLING")
-RUN_STATUSES = ("running", "stopped", "crashed")
+# The allowed values of the status-like columns: the enums of core.records, as plain strings.
+TRADE_SIDES = tuple(Side)
+TRADE_STATUSES = tuple(TradeStatus)
+ORDER_ROLES = tuple(OrderRole)
+ORDER_SIDES = tuple(OrderSide)
+ORDER_TYPES = tuple(OrderType)
+LIVE_ORDER_STATUSES = tuple(s for s in OrderStatus if s.live)
+TERMINAL_ORDER_STATUSES = tuple(s for s in OrderStatus if not s.live)
+ORDER_STATUSES = tuple(OrderStatus)
+FEED_STATUSES = tuple(FeedStatus)
+RUN_STATUSES = tuple(RunStatus)
 
 
 # ---------------------------------------------------------------------------- read models
@@ -178,6 +182,20 @@ class TradeRow:
         """The orders still working at the broker (to re-create after a restart)."""
         return tuple(o for o in self.orders if o.live)
 
+    def record(self, signal: SignalRow | None = None) -> TradeRecord:
+        """This closed trade as the one trade record (its signal gives the time and reasons;
+        the equity at the signal is not kept, so ``risk_pct_of_equity`` is None)."""
+        if self.status != "closed":
+            raise ValueError(f"trade {self.id} is {self.status}, not closed")
+        return TradeRecord(
+            symbol=self.symbol, side=Side(self.side),
+            signal_ms=signal.time_ms if signal else None, entry_ms=self.entry_time_ms,
+            exit_ms=self.exit_time_ms, entry_price=self.entry_price, exit_price=self.exit_price,
+            size=self.size, stop_loss=self.stop_loss, take_profit=self.take_profit,
+            entry_fee=self.entry_fee or 0.0, exit_fee=self.exit_fee or 0.0,
+            exit_reason=self.exit_reason, confidence=self.confidence, risk=self.risk,
+            equity_at_signal=None, reasons=tuple(signal.reasons) if signal else ())
+
 
 @dataclass(frozen=True, slots=True)
 class MarketRow:
@@ -253,7 +271,7 @@ class StateStore:
             self._get(s, Run, run_id).last_heartbeat_ms = now_ms
 
     def stop_run(self, run_id: int, now_ms: int, status: str = "stopped") -> None:
-        _check(status, ("stopped", "crashed"), "run status")
+        _check(status, (RunStatus.STOPPED, RunStatus.CRASHED, RunStatus.REFUSED), "run status")
         with self._write.begin() as s:
             run = self._get(s, Run, run_id)
             run.status, run.stopped_ms, run.last_heartbeat_ms = status, now_ms, now_ms
@@ -370,12 +388,11 @@ class StateStore:
                 if not math.isclose(size, trade.size, rel_tol=1e-9):
                     raise ValueError(f"order {client_order_id}: exit size {size} differs from "
                                      f"the position {trade.size} (partial exits are not supported)")
-                direction = 1.0 if trade.side == "long" else -1.0
                 trade.status = "closed"
                 trade.exit_price, trade.exit_time_ms, trade.exit_fee = price, time_ms, fee
                 trade.exit_reason = (reason or "manual") if order.role == "close" else order.role
-                trade.pnl = (direction * (price - trade.entry_price) * trade.size
-                             - trade.entry_fee - fee)
+                trade.pnl = trade_pnl(trade.side, trade.entry_price, price, trade.size,
+                                      trade.entry_fee, fee)
                 for other in trade.orders:
                     if other is not order and other.status in LIVE_ORDER_STATUSES:
                         self._set_status(s, other, "canceled", time_ms,

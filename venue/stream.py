@@ -9,7 +9,7 @@ The reader thread only parses frames and puts the results on ``queue`` (an unbou
 own I/O thread only while frames are drained. Items on the queue, in arrival order:
 
 - ``Connected(at_ms, connection)`` after each successful handshake (1, 2, ...);
-- ``KlineUpdate`` (``feeds.binance_wire``) for every kline frame;
+- ``KlineUpdate`` (``venue.wire``) for every kline frame;
 - ``Disconnected(at_ms, reason)`` after each connection ends (also after a failed attempt).
 
 Reconnects: on any close or error, with exponential back-off and jitter (``backoff_base_s`` doubling
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -31,7 +30,9 @@ from dataclasses import dataclass
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from feeds.binance_wire import KlineUpdate, ServerShutdown, WireFormatError, combined_stream_url, parse_stream_message
+from core.retry import Backoff
+from venue.errors import WireFormatError
+from venue.wire import KlineUpdate, ServerShutdown, combined_stream_url, parse_stream_message
 
 __all__ = ["Connected", "Disconnected", "KlineStream"]
 
@@ -186,7 +187,7 @@ class KlineStream:
         return "stopped", False
 
     def _delay(self, failures: int) -> float:
-        return min(self.backoff_cap_s, self.backoff_base_s * 2 ** failures) * random.uniform(0.5, 1.0)
+        return Backoff(self.backoff_base_s, self.backoff_cap_s).delay(failures)
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)

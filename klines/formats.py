@@ -1,4 +1,4 @@
-"""Format detection and raw parsing of kline files; validation lives in ``feeds.kline_reader``.
+"""Format detection and raw parsing of kline files; validation lives in ``klines.reader``.
 
 Recognised layouts (``RawTable.source_format`` names them):
 
@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
+from klines.filenames import symbol_from_filename
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -368,8 +369,6 @@ def _base_volume_column(names: list[str], sample: list[str], name: str, line: in
         if len(pair) >= 2:
             base = pair[0]
     if base is None:
-        from feeds.kline_reader import symbol_from_filename
-
         symbol = symbol_from_filename(name.split("[")[0])
         matches = [asset for asset in candidates if symbol and symbol.startswith(asset)]
         base = matches[0] if len(matches) == 1 else None

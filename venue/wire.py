@@ -6,7 +6,7 @@ Venue -> internal: ``parse_stream_message`` turns one text frame of a stream con
 
 Internal -> venue: ``kline_event``, ``combined`` and ``rest_kline_row`` build the exact payloads of
 ``shared/docs/binance-protocol.md`` (§1.4 stream kline, §1.1 combined envelope, §2.3 REST row); the
-local fake exchange (``feeds.replay_server``) speaks through them.
+local fake exchange (``fake_exchange.server``) speaks through them.
 
 Binance conventions kept here: stream names are lowercase (``btcusdt@kline_1m``), payload symbols
 uppercase; prices and quantities travel as decimal strings, ids/counts/times as JSON numbers; a bar
@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.timeframes import timeframe_ms
+from venue.errors import WireFormatError
 
 __all__ = [
     "KLINE_INTERVALS",
     "KlineUpdate",
     "ServerShutdown",
-    "WireFormatError",
     "combined",
     "combined_stream_url",
     "format_decimal",
@@ -47,10 +47,6 @@ KLINE_INTERVALS = (
 
 _DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?")
 _KLINE_PRICE_KEYS = {"o": "open", "h": "high", "l": "low", "c": "close"}
-
-
-class WireFormatError(ValueError):
-    """A frame is not valid Binance wire format (message: a short reason)."""
 
 
 @dataclass(frozen=True)

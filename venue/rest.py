@@ -1,7 +1,7 @@
 """Binance REST market data through ccxt: closed klines as ``Bars``, errors named for what to do.
 
 ccxt stays at this boundary. ``make_exchange`` builds a spot-only ``ccxt.binance`` pointed at any
-Binance-compatible base URL (the real one, the testnet, or ``feeds.replay_server.FakeBinance``),
+Binance-compatible base URL (the real one, the testnet, or ``fake_exchange.server.FakeBinance``),
 following the recipe of ``shared/docs/binance-protocol.md`` §4.2. ccxt exceptions are translated
 into the classes below (``raise ... from exc``):
 
@@ -15,39 +15,33 @@ ccxt                                                   here
 any other ``ccxt.BaseError``                           ``ExchangeError``
 ====================================================  =====================================
 
-``retry_transient`` retries only ``TemporaryError`` (so ``RateLimited`` too), with capped
-exponential back-off and jitter; a ``RateLimited`` waits at least its ``retry_after_s``, because
-ccxt does not honour ``Retry-After`` by itself.
+``core.retry.retry_transient`` retries only ``TemporaryError`` (so ``RateLimited`` too), with
+capped exponential back-off and jitter; a ``RateLimited`` waits at least its ``retry_after_s``,
+because ccxt does not honour ``Retry-After`` by itself.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import ccxt
 import numpy as np
 
-from core.errors import UserInputError
+from core.bars import Bars
+from core.errors import RateLimited, TemporaryError
+from core.retry import retry_transient
 from core.timeframes import timeframe_ms
-from feeds.bars import Bars
+from venue.errors import BadRequestError, BadSymbolError, ExchangeError
 
 __all__ = [
-    "BadRequestError",
-    "BadSymbolError",
-    "ExchangeError",
-    "RateLimited",
-    "TemporaryError",
     "ccxt_symbol",
     "fetch_closed_bars",
     "fetch_server_time",
     "iter_closed_pages",
     "make_exchange",
-    "retry_transient",
 ]
 
 log = logging.getLogger("smc.rest")
@@ -56,31 +50,6 @@ T = TypeVar("T")
 
 PAGE_LIMIT = 1000  # Binance's maximum rows per klines call (§2.3)
 DEFAULT_RETRY_AFTER_S = {429: 1.0, 418: 120.0}  # when a response carries no usable Retry-After
-
-
-class TemporaryError(Exception):
-    """The exchange or the network failed in a way that may pass: retry later."""
-
-
-class RateLimited(TemporaryError):
-    """HTTP 429/418 or code -1003: back off for at least ``retry_after_s`` seconds."""
-
-    def __init__(self, message: str, retry_after_s: float = 1.0, status: int | None = None):
-        super().__init__(message)
-        self.retry_after_s = float(retry_after_s)
-        self.status = status
-
-
-class BadSymbolError(UserInputError):
-    """The exchange does not list the symbol."""
-
-
-class BadRequestError(UserInputError):
-    """The exchange refused a request's parameters (bad interval, bad time range...)."""
-
-
-class ExchangeError(Exception):
-    """Any other exchange failure: not retried, not the user's fault."""
 
 
 # --------------------------------------------------------------------------------- exchange
@@ -109,7 +78,7 @@ def _rest_url(exchange) -> str:
 
 
 def _translate(exc: Exception, exchange, what: str) -> Exception:
-    """The class of ``core.errors`` style for a ccxt exception (the caller raises it ``from exc``)."""
+    """The class of ``core.errors`` hierarchy for a ccxt exception (the caller raises it ``from exc``)."""
     where = f"{what} on {_rest_url(exchange)}"
     if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
         status, retry_after = _rate_limit_details(exc, exchange)
@@ -230,33 +199,3 @@ def fetch_closed_bars(exchange, symbol: str, timeframe: str, since_ms: int | Non
         return Bars(step_ms, np.empty(0, np.int64), empty, empty, empty, empty, empty)
     return Bars(step_ms, *(np.concatenate([getattr(p, name) for p in pages])
                            for name in ("open_time_ms", "open", "high", "low", "close", "volume")))
-
-
-# ------------------------------------------------------------------------------------ retry
-
-
-def retry_transient(fn: Callable[[], T], attempts: int = 4, base_delay_s: float = 0.5,
-                    max_delay_s: float = 30, *, what: str = "live OHLCV data",
-                    sleep: Callable[[float], None] = time.sleep) -> T:
-    """Call ``fn`` up to ``attempts`` times, retrying only ``TemporaryError`` (``RateLimited`` too).
-
-    The n-th retry waits ``min(max_delay_s, base_delay_s * 2**n)`` scaled by a random factor in
-    [0.5, 1] (jitter), and at least ``retry_after_s`` after a ``RateLimited``. Each retry and the
-    give-up are logged as warnings; the last error is re-raised.
-    """
-    if attempts < 1:
-        raise ValueError(f"attempts must be >= 1, got {attempts}")
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except TemporaryError as exc:
-            left = attempts - attempt - 1
-            if left == 0:
-                log.warning("❌ Failed to fetch %s: %s; giving up after %d attempt(s)", what, exc, attempts)
-                raise
-            delay = min(max_delay_s, base_delay_s * 2 ** attempt) * random.uniform(0.5, 1.0)
-            if isinstance(exc, RateLimited):
-                delay = max(delay, exc.retry_after_s)
-            log.warning("❌ Failed to fetch %s: %s; retrying in %.1fs (%d left)", what, exc, delay, left)
-            sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,6 +1,6 @@
 """Load one kline file (any supported format) into validated, UTC-indexed OHLCV data.
 
-``load_klines(path)`` detects the format (see ``feeds.kline_formats``), parses it vectorized and
+``load_klines(path)`` detects the format (see ``klines.formats``), parses it vectorized and
 validates it; every problem is one ``DataError`` whose message names the file and, when the problem
 sits on a row, its 1-based line in the file (banner and header lines counted).
 
@@ -21,7 +21,6 @@ still fails the load.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,9 +29,11 @@ import numpy as np
 import pandas as pd
 
 from core.errors import DataError
-from core.timeframes import BINANCE_INTERVALS, grid_offset_ms, timeframe_from_ms, timeframe_ms
-from feeds.bars import Bars
-from feeds.kline_formats import PRICE_COLUMNS, RawTable, read_raw, where
+from core.timeframes import grid_offset_ms, timeframe_from_ms, timeframe_ms
+from core.bars import Bars
+from core.times import ms_to_iso_z
+from klines.filenames import symbol_from_filename, timeframe_from_filename
+from klines.formats import PRICE_COLUMNS, RawTable, read_raw, where
 
 
 
@@ -87,7 +88,7 @@ def load_klines(path, *, symbol: str | None = None, start=None, end=None) -> Kli
     off_grid = (open_time_ms - grid_offset_ms(interval_ms)) % interval_ms != 0
     if off_grid.any():
         bad = int(np.flatnonzero(off_grid)[0])
-        raise DataError(f"{where(label, raw.row_word, int(rows[bad]))}: open time {_iso(open_time_ms[bad])} "
+        raise DataError(f"{where(label, raw.row_word, int(rows[bad]))}: open time {ms_to_iso_z(open_time_ms[bad])} "
                         f"is not on the {interval} grid")
 
     if start is not None or end is not None:
@@ -95,10 +96,10 @@ def load_klines(path, *, symbol: str | None = None, start=None, end=None) -> Kli
         stop = len(open_time_ms) if end is None else int(np.searchsorted(open_time_ms, _to_ms(end, "end"), "left"))
         if first >= stop:
             window = " and ".join(part for part in (
-                f"from {_iso(_to_ms(start, 'start'))}" if start is not None else "",
-                f"before {_iso(_to_ms(end, 'end'))}" if end is not None else "") if part)
-            raise DataError(f"{name}: no bars {window} (the file covers {_iso(open_time_ms[0])} "
-                            f"to {_iso(open_time_ms[-1])})")
+                f"from {ms_to_iso_z(_to_ms(start, 'start'))}" if start is not None else "",
+                f"before {ms_to_iso_z(_to_ms(end, 'end'))}" if end is not None else "") if part)
+            raise DataError(f"{name}: no bars {window} (the file covers {ms_to_iso_z(open_time_ms[0])} "
+                            f"to {ms_to_iso_z(open_time_ms[-1])})")
         open_time_ms = open_time_ms[first:stop]
         values = {field: column[first:stop] for field, column in values.items()}
 
@@ -166,7 +167,7 @@ def _validate_rows(raw: RawTable, name: str):
         if (steps > 0).any():
             ascending = steps[np.flatnonzero(steps)[0]] > 0  # direction of the first move
             i = int(np.flatnonzero(steps < 0 if ascending else steps > 0)[0]) + 1
-            raise DataError(f"{where(name, word, int(rows[i]))}: open time {_iso(times[i])} breaks the order "
+            raise DataError(f"{where(name, word, int(rows[i]))}: open time {ms_to_iso_z(times[i])} breaks the order "
                             f"of the rows before it (file is neither oldest-first nor newest-first)")
         times, rows = times[::-1], rows[::-1]
         values = {field: column[::-1] for field, column in values.items()}
@@ -182,7 +183,7 @@ def _validate_rows(raw: RawTable, name: str):
             k = int(same[np.flatnonzero(~equal)[0]])
             first, second = sorted((int(rows[k]), int(rows[k + 1])))
             raise DataError(f"{where(name, word, second)}: conflicting duplicate of {word} {first} "
-                            f"(same open time {_iso(times[k])}, different values)")
+                            f"(same open time {ms_to_iso_z(times[k])}, different values)")
         keep = np.ones(len(times), dtype=bool)
         keep[same + 1] = False
         duplicates = int(len(same))
@@ -210,50 +211,7 @@ def _infer_timeframe(open_time_ms: np.ndarray, path: Path, name: str) -> str:
     return interval
 
 
-# --------------------------------------------------------------------------------------------- names
-
-_PAIR_TOKEN = re.compile(r"^[A-Z0-9]{2,20}$")
-_NOT_ASSETS = {"SPOT", "FUTURES", "FUTURE", "PERP", "UM", "CM", "KLINES", "KLINE", "OHLCV", "DATA"}
-
-
-def _name_tokens(path) -> list[str]:
-    stem = Path(str(path).split("[")[0]).name.split(".")[0]
-    return [token for token in re.split(r"[_\-\s]+", stem) if token]
-
-
-def symbol_from_filename(path) -> str | None:
-    """Exchange symbol written at the start of a file name, or None.
-
-    ``BTCUSDT_spot_1h_...csv.gz`` and ``BTCUSDT-1m-2023-01-01.zip`` -> ``BTCUSDT``; freqtrade's
-    ``BTC_USDT-1h.json`` -> ``BTCUSDT`` and ``XRP_USDT_USDT-1h-futures.json.gz`` -> ``XRPUSDT``.
-    Only upper-case tokens count, so ``data.csv`` gives None.
-    """
-    assets = []
-    for token in _name_tokens(path):
-        if token in BINANCE_INTERVALS or not _PAIR_TOKEN.match(token) or token.isdigit() \
-                or token in _NOT_ASSETS:
-            break
-        assets.append(token)
-    if len(assets) == 3 and assets[2] == assets[1]:
-        assets = assets[:2]  # freqtrade futures: BASE_QUOTE_SETTLE
-    if not assets or len(assets) > 2:
-        return None
-    return "".join(assets)
-
-
-def timeframe_from_filename(path) -> str | None:
-    """The Binance interval written in a file name (``..._1h_...``, ``...-5m.feather``), or None."""
-    for token in _name_tokens(path):
-        if token in BINANCE_INTERVALS:
-            return token
-    return None
-
-
 # ------------------------------------------------------------------------------------------- helpers
-
-
-def _iso(milliseconds) -> str:
-    return pd.Timestamp(int(milliseconds), unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ohlc(values: dict, i: int) -> str:
