@@ -110,6 +110,46 @@ def buy_hold_return_pct(first_price: float | None, last_price: float | None) -> 
     return total_return_pct(first_price, last_price)
 
 
+def buy_hold(closes: Mapping[str, tuple[Any, Any]]) -> tuple[float | None, dict[str, float | None]]:
+    """Buy and hold of the traded symbols: ``(basket growth factor, {symbol: return %})``.
+
+    ``closes[symbol] = (open_ms, close)``. Each symbol's own figure runs from its first to its
+    last close. The basket holds the symbols in equal weight over their COMMON period only (from
+    the latest first bar to the earliest last bar), so symbols with different histories are not
+    averaged over different years; its growth factor is the mean of ``last / first`` there, and
+    ``buy_hold_return_pct(1.0, factor)`` is its return. None when there is no common period.
+    """
+    by_symbol: dict[str, float | None] = {}
+    spans = {}
+    for symbol, (open_ms, close) in closes.items():
+        open_ms, close = np.asarray(open_ms, dtype=np.int64), np.asarray(close, dtype=np.float64)
+        if not len(close):
+            continue
+        by_symbol[symbol] = buy_hold_return_pct(float(close[0]), float(close[-1]))
+        spans[symbol] = (open_ms, close)
+    if not spans:
+        return None, by_symbol
+    start = max(int(o[0]) for o, _ in spans.values())
+    end = min(int(o[-1]) for o, _ in spans.values())
+    if start > end:
+        return None, by_symbol
+    growth = []
+    for open_ms, close in spans.values():
+        first = close[int(np.searchsorted(open_ms, start, "left"))]
+        last = close[int(np.searchsorted(open_ms, end, "right")) - 1]
+        pct = buy_hold_return_pct(float(first), float(last))
+        if pct is None:
+            return None, by_symbol
+        growth.append(1 + pct / 100)
+    return float(np.mean(growth)), by_symbol
+
+
+def buy_hold_returns(closes: Mapping[str, tuple[Any, Any]]) -> tuple[float | None, dict]:
+    """``(basket return %, {symbol: return %})``: ``buy_hold`` with the basket as a percent."""
+    factor, by_symbol = buy_hold(closes)
+    return (None if factor is None else buy_hold_return_pct(1.0, factor)), by_symbol
+
+
 MIN_CAGR_DAYS = 30
 
 
@@ -481,8 +521,8 @@ def _sig(x: float | None, digits: int = 6) -> float | None:
 
 
 __all__ = [
-    "DAYS_PER_YEAR", "SUMMARY_KEYS", "average_holding_hours", "average_r_multiple",
-    "buy_hold_return_pct", "cagr_pct", "daily_equity", "daily_returns", "drawdown_series",
+    "DAYS_PER_YEAR", "SUMMARY_KEYS", "average_holding_hours", "average_r_multiple", "buy_hold",
+    "buy_hold_return_pct", "buy_hold_returns", "cagr_pct", "daily_equity", "daily_returns", "drawdown_series",
     "expectancy", "exposure_pct", "max_drawdown_pct", "probabilistic_sharpe_ratio",
     "profit_factor", "sharpe_ratio", "sortino_ratio", "summarize", "total_return_pct", "win_rate",
 ]

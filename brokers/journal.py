@@ -48,8 +48,10 @@ def new_client_order_id(role: str) -> str:
 class PaperJournal:
     """Persists one paper account's events; see the module docstring."""
 
-    def __init__(self, store: StateStore, run_id: int, cash_after: Callable[[int], float]):
+    def __init__(self, store: StateStore, account_id: int, run_id: int,
+                 cash_after: Callable[[int], float]):
         self.store = store
+        self.account_id = account_id
         self.run_id = run_id
         self.cash_after = cash_after
         self._client_ids: dict[int, str] = {}      # order ref -> client_order_id
@@ -79,14 +81,15 @@ class PaperJournal:
             stop_loss=e.stop_loss, take_profit=e.take_profit, confidence=e.confidence,
             risk=e.risk, signal_id=self._signal_of.pop(e.bracket_id, None),
             valid_until_ms=e.valid_until_ms, now_ms=e.time_ms,
-            orders=[self._spec(order) for order in e.orders])
+            orders=[self._spec(order) for order in e.orders], account_id=self.account_id)
         self._trade_of[e.bracket_id] = trade.id
 
     def _adopted(self, e: PositionAdopted) -> None:
         """The previous run's live exit orders are kept (same client ids) when they still
         exist; a missing one is added. Their status is what the new orders report from now on."""
         self._trade_of[e.bracket_id] = e.trade_id
-        trade = next((t for t in self.store.open_trades() if t.id == e.trade_id), None)
+        trade = next((t for t in self.store.open_trades(self.account_id) if t.id == e.trade_id),
+                     None)
         if trade is None:
             raise ValueError(f"trade {e.trade_id} is not open in the database")
         live = {o.role: o for o in trade.live_orders}

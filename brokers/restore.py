@@ -46,12 +46,13 @@ class Restored:
         return min((p.entry_ms for p in self.positions), default=None)
 
 
-def restore_account(store: StateStore, symbols: Iterable[str], now_ms: int) -> Restored:
+def restore_account(store: StateStore, account_id: int, symbols: Iterable[str],
+                    now_ms: int) -> Restored:
     """Cancel stale pending entries and return the open positions to manage (see module doc)."""
     traded = set(symbols)
     positions, cancelled, untouched = [], [], []
     signals = None
-    for trade in store.open_trades():
+    for trade in store.open_trades(account_id=account_id):
         if trade.symbol not in traded:
             log.warning("open %s trade %d is not in exchanges.binance.symbols: left untouched",
                         trade.symbol, trade.id)
@@ -63,7 +64,7 @@ def restore_account(store: StateStore, symbols: Iterable[str], now_ms: int) -> R
             cancelled.append(trade.id)
             continue
         if signals is None:
-            signals = {s.id: s for s in store.signals(limit=None)}
+            signals = {s.id: s for s in store.signals(limit=None, account_id=account_id)}
         signal = signals.get(trade.signal_id)
         positions.append(OpenPosition(
             trade_id=trade.id, symbol=trade.symbol, side=Side(trade.side), size=trade.size,
@@ -89,11 +90,12 @@ def check_market_time(positions: Iterable[OpenPosition], market_now_ms: int, whe
                 f"time went backwards (a replay into a used account?); use a fresh database")
 
 
-def day_start_equity(store: StateStore, market_now_ms: int) -> tuple[int, float] | None:
+def day_start_equity(store: StateStore, account_id: int,
+                     market_now_ms: int) -> tuple[int, float] | None:
     """``(utc_day, equity)``: the last equity recorded before the current UTC day began."""
     day = (market_now_ms - 1) // DAY_MS
     day_start_ms = day * DAY_MS
-    before = [equity for t, equity in store.equity_curve()
+    before = [equity for t, equity in store.equity_curve(account_id=account_id)
               if t <= day_start_ms]
     return (day, before[-1]) if before else None
 

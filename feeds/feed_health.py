@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from core.records import FeedStatus
 
-__all__ = ["BACKFILLING", "DELAYED", "DISCONNECTED", "FeedHealth", "HealthBoard", "LIVE", "STATUSES"]
+__all__ = ["BACKFILLING", "DELAYED", "DISCONNECTED", "FeedHealth", "HealthBoard", "LIVE", "STATUSES",
+           "StatusChanges"]
 
 LIVE = FeedStatus.LIVE
 DELAYED = FeedStatus.DELAYED
@@ -116,9 +117,26 @@ class FeedHealth:
             return DELAYED
         return LIVE
 
+    def reason(self, now_ms: int) -> str:
+        """Why the stream is not LIVE, in words ("" when it is)."""
+        status = self.status(now_ms)
+        if status == DISCONNECTED:
+            if self.last_disconnect_reason:
+                return f"disconnected: {self.last_disconnect_reason}"
+            return "not connected yet"
+        if status == BACKFILLING:
+            return "filling a hole over REST"
+        if status == DELAYED:
+            age = self.message_age_s(now_ms)
+            if age is not None and age > self.stale_after_s:
+                return f"no message for {age:.0f} s"
+            return f"newest closed bar opened {self.bar_lag_ms(now_ms) / 1000:.0f} s ago"
+        return ""
+
     def snapshot(self, now_ms: int) -> dict:
         return {
             "status": self.status(now_ms),
+            "reason": self.reason(now_ms),
             "connected": self.connected,
             "last_message_ms": self.last_message_ms,
             "message_age_s": self.message_age_s(now_ms),
@@ -137,7 +155,7 @@ class HealthBoard:
     ``snapshot(now_ms)`` is the dict for the database / status page::
 
         {"all_live": bool, "as_of_ms": now_ms,
-         "streams": {name: {"status", "connected", "last_message_ms", "message_age_s",
+         "streams": {name: {"status", "reason", "connected", "last_message_ms", "message_age_s",
                             "last_closed_open_ms", "bar_lag_s", "messages", "disconnects",
                             "last_disconnect_ms", "last_disconnect_reason"}}}
     """
@@ -205,3 +223,34 @@ class HealthBoard:
             streams = {name: h.snapshot(now_ms) for name, h in self._streams.items()}
         return {"all_live": bool(streams) and all(s["status"] == LIVE for s in streams.values()),
                 "as_of_ms": now_ms, "streams": streams}
+
+
+class StatusChanges:
+    """Turns successive snapshots into log lines, one per status change of a stream.
+
+    ``update(snapshot)`` returns e.g. ``BTCUSDT feed LIVE -> DELAYED: no message for 95 s`` when
+    a stream leaves LIVE, and ``BTCUSDT feed DELAYED -> LIVE after 110 s`` when it comes back
+    (the time since it left LIVE). The first snapshot only sets the starting point.
+    """
+
+    def __init__(self):
+        self._last: dict[str, str] = {}
+        self._left_live_ms: dict[str, int] = {}
+
+    def update(self, snapshot: dict) -> list[str]:
+        now_ms = snapshot["as_of_ms"]
+        lines = []
+        for name, info in snapshot["streams"].items():
+            status, before = info["status"], self._last.get(name)
+            self._last[name] = status
+            if before is None or status == before:
+                continue
+            if before == LIVE:
+                self._left_live_ms[name] = now_ms
+            if status == LIVE:
+                since = self._left_live_ms.pop(name, None)
+                down = "" if since is None else f" after {(now_ms - since) / 1000:.0f} s"
+                lines.append(f"{name} feed {before} -> LIVE{down}")
+            else:
+                lines.append(f"{name} feed {before} -> {status}: {info.get('reason', '')}")
+        return lines

@@ -19,7 +19,12 @@ time, the signal feed at ``open + htf_stamp_offset_ms`` (the open of its last ex
 completed signal bar is queued together with (and before) the exec bar that completes it, so
 backtrader hands both to the strategy on the same ``next``. Warm-up and backfilled bars are normal
 bars; the feed notifies ``DELAYED`` before delivering them and ``LIVE`` for stream bars, and
-``CONNBROKEN`` while the stream is down (``notify_data``).
+``CONNBROKEN`` while the stream is down (``notify_data``). Every delivery is also handed to
+``bar_sink`` (the session records the bars in the database).
+
+``stop()`` ends at once: bars still queued for backtrader are dropped (they are recorded, and the
+next start re-reads them as history), so an engine stops within a second or two however far
+behind it is.
 
 Do not use ``cerebro.resampledata``/``replaydata`` (they crash on live feeds) or ``exactbars=1``
 (it crashes when ``_load`` returns None while an order is pending).
@@ -44,7 +49,7 @@ from core.times import date2num_ms
 from feeds.bar_assembler import BarAssembler, ClosedBar, Gap, HtfAggregator
 from feeds.feed_health import DISCONNECTED, LIVE, HealthBoard
 from feeds.resample import htf_stamp_offset_ms
-from core.retry import retry_transient
+from core.retry import Stopped, retry_transient
 from venue import (Connected, Disconnected, KlineStream, KlineUpdate, fetch_closed_bars,
                    fetch_server_time, make_exchange)
 
@@ -72,7 +77,7 @@ class LiveKlineFeed(bt.feed.DataBase):
     """A backtrader live feed of one symbol's exec or signal bars; made by ``LiveFeedManager``.
 
     ``_load`` waits (blocking, up to ``wait_s``) for the next bar: True after writing it to the
-    lines, None when nothing came, False once the manager is stopped and the queue is drained.
+    lines, None when nothing came, False once the manager is stopped (queued bars are dropped).
     ``bars_delivered`` counts bars handed to backtrader; ``bars[-1]`` ... are not kept.
     """
 
@@ -222,6 +227,10 @@ class LiveFeedManager:
         # position restored after a crash, so the whole downtime is seen).
         self.warmup_since_ms: int | None = None
         self.market_time_ms: int | None = None  # the exchange clock, as last read over REST
+        # Called with (symbol, [(interval_ms, ClosedBar), ...], live) after each delivery: the
+        # session records every closed bar in the database.
+        self.bar_sink = None
+        self._warmup_forever = False
         self.clock = clock
         self.wait_s = wait_s
         self.rest_attempts = rest_attempts
@@ -315,11 +324,18 @@ class LiveFeedManager:
         out["signal_bars_queued"] = state.signal_channel.queued if state.signal_channel else 0
         return out
 
-    def start(self) -> "LiveFeedManager":
-        """Connect the stream, fetch the warm-up bars (raises if REST fails for good), start consuming."""
+    def start(self, *, until_stopped: bool = False) -> "LiveFeedManager":
+        """Connect the stream, fetch the warm-up bars, start consuming.
+
+        The warm-up's REST calls are retried ``rest_attempts`` times, then the error is raised;
+        with ``until_stopped`` they are retried for ever (with back-off, each failure logged)
+        until they succeed or ``stop()`` is called (then ``core.retry.Stopped`` is raised): a
+        24/7 engine waits out an exchange outage at start instead of exiting.
+        """
         if self._started:
             raise RuntimeError("LiveFeedManager already started")
         self._started = True
+        self._warmup_forever = until_stopped
         self.stream.start()  # first, so no update after the warm-up is missed
         try:
             for state in self._states.values():
@@ -331,15 +347,21 @@ class LiveFeedManager:
         self._consumer.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the stream and the consumer; the feeds deliver what is queued, then return False."""
+    def stop(self, timeout: float = 1.0) -> None:
+        """End at once: the feeds return False from their next look, whatever is still queued
+        (those bars are in the database already and are re-read as history at the next start),
+        then the stream and the consumer are stopped (each waited for at most ``timeout`` s)."""
         self._stopping.set()
-        self.stream.stop(timeout)
-        if self._consumer is not None:
-            self._consumer.join(timeout)
         with self._cond:
             self._finished = True
+            for state in self._states.values():
+                for channel in (state.exec_channel, state.signal_channel):
+                    if channel is not None:
+                        channel.items.clear()
             self._cond.notify_all()
+        self.stream.stop(timeout)
+        if self._consumer is not None and self._consumer is not threading.current_thread():
+            self._consumer.join(timeout)
 
     def __enter__(self) -> "LiveFeedManager":
         return self.start()
@@ -362,7 +384,7 @@ class LiveFeedManager:
         return channel.feed
 
     def _take(self, channel: _Channel, wait: bool, wait_s: float):
-        """Next (bar, live) of ``channel``; None if none came; False when stopped and drained.
+        """Next (bar, live) of ``channel``; None if none came; False once stopped.
 
         A feed waits only if nothing was queued for ANY feed since its last look and no feed
         still holds a bar: then one idle backtrader cycle blocks instead of spinning, and a feed
@@ -374,9 +396,11 @@ class LiveFeedManager:
                     and channel.seen_seq == self._seq and not self._anything_queued()):
                 self._cond.wait(wait_s)
             channel.seen_seq = self._seq
+            if self._finished:
+                return False
             if channel.items:
                 return channel.items.popleft()
-            return False if self._finished else None
+            return None
 
     def _anything_queued(self) -> bool:
         for state in self._states.values():
@@ -412,6 +436,12 @@ class LiveFeedManager:
             last = bars[-1]
             self._prices[state.symbol] = (last.close, last.open_time_ms + self.exec_ms)
         self._push(items)
+        if items and self.bar_sink is not None:
+            try:
+                self.bar_sink(state.symbol, [(channel.interval_ms, bar) for channel, bar, _ in items],
+                              live)
+            except Exception:  # noqa: BLE001 - recording bars must never stop the feed
+                log.exception("%s: could not record %d bar(s)", state.symbol, len(items))
 
     def _warm_up(self, state: _SymbolState) -> None:
         if self.warmup_bars == 0 and self.warmup_since_ms is None:
@@ -426,7 +456,7 @@ class LiveFeedManager:
                 since = min(since, self.warmup_since_ms)
             return fetch_closed_bars(self.exchange, symbol, self.exec_interval, since_ms=since, now_ms=now)
 
-        bars = self._retry(fetch, f"{symbol} warm-up klines")
+        bars = self._retry(fetch, f"{symbol} warm-up klines", forever=self._warmup_forever)
         if len(bars) > count and self.warmup_since_ms is None:
             bars = bars.slice(len(bars) - count)
         out = state.assembler.accept_backfill(bars)
@@ -434,9 +464,10 @@ class LiveFeedManager:
         log.info("%s: warm-up with %d closed %s bar(s) over REST", symbol, len(out), self.exec_interval)
         self._deliver(state, out, live=False)
 
-    def _retry(self, fn, what: str):
-        return retry_transient(fn, attempts=self.rest_attempts, base_delay_s=self.rest_base_delay_s,
-                               max_delay_s=self.rest_max_delay_s, what=what)
+    def _retry(self, fn, what: str, *, forever: bool = False):
+        return retry_transient(fn, attempts=None if forever else self.rest_attempts,
+                               base_delay_s=self.rest_base_delay_s,
+                               max_delay_s=self.rest_max_delay_s, what=what, stop=self._stopping)
 
     def _backfill(self, state: _SymbolState, why: str) -> bool:
         """Fetch the pending gap, or everything after the last delivered bar; True if done."""
@@ -454,6 +485,8 @@ class LiveFeedManager:
             bars = self._retry(lambda: fetch_closed_bars(self.exchange, symbol, self.exec_interval,
                                                          since_ms=since, until_ms=until),
                                f"{symbol} klines for the {why} backfill")
+        except Stopped:
+            return False
         except UserInputError as exc:  # not retryable: deliver what is held, leave the hole
             log.error("❌ Failed to fetch live OHLCV data: %s %s backfill: %s", symbol, why, exc)
             self._deliver(state, assembler.accept_backfill(()), live=True)
@@ -470,9 +503,10 @@ class LiveFeedManager:
         state.retry_at, state.retry_count = None, 0
         out = assembler.accept_backfill(bars)
         self.backfills += 1
-        if len(bars) or gap is not None:
-            log.info("%s: %s backfill over REST: %d bar(s) fetched, %d delivered", symbol, why,
-                     len(bars), len(out))
+        # An empty backfill (nothing was missing) is routine: not worth a line at INFO.
+        (log.info if len(bars) or len(out) else log.debug)(
+            "%s: %s backfill over REST: %d bar(s) fetched, %d delivered", symbol, why, len(bars),
+            len(out))
         # bars behind a gap came from the stream; the fetched ones are historical
         self._deliver(state, out, live=False)
         return True
@@ -511,11 +545,14 @@ class LiveFeedManager:
                 self._backfill(state, "gap")
         elif isinstance(item, Connected):
             self.health.on_connect(now)
+            # The first connection follows the warm-up: its backfill only closes the short window
+            # between the two; later ones refill what the outage missed.
+            why = "stream start" if item.connection == 1 else "reconnect"
             if item.connection > 1:
                 log.info("Live stream reconnected (%d): backfilling over REST", item.connection)
             for state in self._states.values():
                 if state.retry_at is None:
-                    self._backfill(state, "reconnect")
+                    self._backfill(state, why)
             self.connects_handled += 1
         elif isinstance(item, Disconnected):
             self.health.on_disconnect(now, item.reason)

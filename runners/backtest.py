@@ -10,7 +10,6 @@ import argparse
 import csv
 import json
 import logging
-import re
 import sys
 from pathlib import Path
 
@@ -18,11 +17,10 @@ from pathlib import Path
 from core.config import load_config
 from core.errors import EXIT_CHECK_FAILED, EXIT_OK, UserInputError
 from core.timeframes import timeframe_ms
-from runners.cli import OneLineErrorParser, iso_date, prepare_output, run_cli
+from runners.cli import OneLineErrorParser, data_spec, iso_date, prepare_output, run_cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
-SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,20}")
 
 log = logging.getLogger("smc.backtest")
 
@@ -58,26 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_data(specs: list[str], config) -> dict[str, Path]:
     """symbol -> path from ``--data`` arguments, or the bundled files of the configured symbols."""
-    from klines import symbol_from_filename
-
     if not specs:
         return {symbol: bundled_file(symbol, config.strategy.signal_timeframe)
                 for symbol in config.exchanges.binance.symbols}
     result: dict[str, Path] = {}
     for spec in specs:
-        symbol, sep, path = spec.partition("=")
-        if not sep:
-            path, symbol = spec, symbol_from_filename(spec)
-            if not symbol:
-                raise UserInputError(f"--data {spec}: cannot tell the symbol from the file name; "
-                                     f"write it as SYMBOL={spec}")
-        symbol = symbol.strip().upper()
-        if not SYMBOL_PATTERN.fullmatch(symbol):
-            raise UserInputError(f"--data {spec}: {symbol!r} is not a Binance symbol "
-                                 f"(write it like BTCUSDT=PATH)")
+        symbol, path = data_spec(spec, "--data")
         if symbol in result:
             raise UserInputError(f"--data {spec}: symbol {symbol} given twice")
-        result[symbol] = Path(path)
+        result[symbol] = path
     return result
 
 

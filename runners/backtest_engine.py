@@ -13,11 +13,12 @@ from typing import Callable, Mapping
 import backtrader as bt
 import numpy as np
 
-from analyzers.equity import EquityRecorder
-from analyzers.metrics import buy_hold_return_pct, summarize
+from analyzers.equity_curve import mark_to_market, sample_times
+from analyzers.metrics import buy_hold, summarize
 from analyzers.report import trade_entry
 from brokers.bar_broker import BarBroker
 from brokers.costs import configure_costs
+from brokers.ledger import FillLedger
 from core.errors import UserInputError
 from core.records import ExitReason, TradeRecord
 from core.timeframes import signal_feed_name, timeframe_ms
@@ -77,50 +78,57 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     cerebro.broker.setcash(config.paper_trading.initial_balance)
     configure_costs(cerebro.broker, config.risk_manager.fee_percent / 100.0,
                     config.risk_manager.slippage_percent / 100.0)
-    symbols = []
+    exec_bars, signal_stamps = {}, []
     for symbol, klines in klines_by_symbol.items():
         bars = klines.bars()
         if len(bars) == 0:
             raise UserInputError(f"{klines.path}: no bars in the selected period")
         cerebro.adddata(ArrayFeed(bars=bars, name=symbol))
+        exec_bars[symbol] = bars
         if signal_ms != exec_ms:
             signal_bars = resample_bars(bars, signal_tf)
             if len(signal_bars) == 0:
                 raise NotEnoughData(
                     f"{klines.path}: no complete {signal_tf} bar between {klines.frame.index[0]} "
                     f"and {klines.frame.index[-1]}; give a longer period")
+            offset = htf_stamp_offset_ms(exec_ms, signal_ms)
             cerebro.adddata(ArrayFeed(bars=signal_bars, name=signal_feed_name(symbol),
-                                      stamp_offset_ms=htf_stamp_offset_ms(exec_ms, signal_ms)))
-        symbols.append(symbol)
-    settings = StrategySettings.from_config(config, symbols=symbols, exec_bar_ms=exec_ms,
+                                      stamp_offset_ms=offset))
+            signal_stamps.append(signal_bars.open_time_ms + offset)
+    settings = StrategySettings.from_config(config, symbols=list(exec_bars), exec_bar_ms=exec_ms,
                                             signal_bar_ms=signal_ms)
-    cerebro.addstrategy(SmcStrategy, settings=settings, progress=progress)
-    cerebro.addanalyzer(EquityRecorder, _name="equity")
-    log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(symbols), exec_tf, signal_tf,
+    ledger = FillLedger(cash_after=cerebro.broker.cash_after)
+    cerebro.addstrategy(SmcStrategy, settings=settings, sink=ledger, progress=progress)
+    log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(exec_bars), exec_tf, signal_tf,
              "; ".join(f"{s}: {len(k.frame)} bars {k.frame.index[0]:%Y-%m-%d} .. {k.frame.index[-1]:%Y-%m-%d}"
                        for s, k in klines_by_symbol.items()))
     strategy = cerebro.run()[0]
-    return _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms)
+    # The per-bar equity, rebuilt from the bars and the fills exactly as the broker values the
+    # account (analyzers.equity_curve): the paper report uses the same function on its records.
+    times = sample_times([b.open_time_ms for b in exec_bars.values()], signal_stamps)
+    values, in_market = mark_to_market(
+        times, {s: (b.open_time_ms, b.close) for s, b in exec_bars.items()}, ledger.fills,
+        config.paper_trading.initial_balance)
+    return _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms, times,
+                    values, in_market)
 
 
-def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms) -> BacktestResult:
-    equity = strategy.analyzers.equity.get_analysis()
-    times, values = equity["times_ms"], np.array(equity["values"], dtype=float)
+def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms, times, values,
+             in_market) -> BacktestResult:
     trades = sorted(strategy.trades_closed, key=lambda t: (t.entry_ms, t.symbol))
     # Open positions were closed in the trade list at the last close less the exit fee; the final
     # equity is that liquidation value, so the trades' P&L adds up to the equity change.
     liquidation_fees = sum(t.exit_fee for t in trades if t.exit_reason == ExitReason.END_OF_DATA)
     if len(values):
         values[-1] -= liquidation_fees
-    first_prices = {s: float(k.frame["close"].iloc[0]) for s, k in klines_by_symbol.items()}
-    last_prices = {s: float(k.frame["close"].iloc[-1]) for s, k in klines_by_symbol.items()}
-    bh = {s: buy_hold_return_pct(first_prices[s], last_prices[s]) for s in klines_by_symbol}
-    # Buy and hold of an equal-weight basket of the traded symbols, each from its first to its
-    # last bar (per-symbol figures are in the report too).
-    basket_first, basket_last = 1.0, float(np.mean([1 + v / 100 for v in bh.values()]))
-    metrics = summarize(times=times, values=values, in_market=equity["in_market"],
+    # Buy and hold: each symbol over its own data, and an equal-weight basket over the period
+    # all symbols share (analyzers.metrics.buy_hold).
+    basket, bh = buy_hold({s: (k.frame.index.as_unit("ms").asi8, k.frame["close"].to_numpy())
+                           for s, k in klines_by_symbol.items()})
+    basket_first = 1.0 if basket is not None else None
+    metrics = summarize(times=times, values=values, in_market=in_market,
                         initial_equity=config.paper_trading.initial_balance, trades=trades,
-                        first_price=basket_first, last_price=basket_last)
+                        first_price=basket_first, last_price=basket)
     starts = [k.frame.index[0] for k in klines_by_symbol.values()]
     ends = [k.frame.index[-1] for k in klines_by_symbol.values()]
     report = {

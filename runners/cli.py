@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,9 @@ from pathlib import Path
 from core.errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, TemporaryError,
                          UserInputError)
 
-__all__ = ["OneLineErrorParser", "iso_date", "prepare_output", "run_cli"]
+__all__ = ["OneLineErrorParser", "data_spec", "iso_date", "prepare_output", "run_cli"]
+
+SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,20}")
 
 log = logging.getLogger("smc.cli")
 
@@ -54,19 +57,43 @@ def iso_date(text: str):
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def run_cli(body: Callable[[], int], *, logger: logging.Logger | None = None) -> int:
-    """Run ``body`` and map its outcome to an exit code (see the module docstring)."""
+def data_spec(spec: str, option: str) -> tuple[str, Path]:
+    """``[SYMBOL=]PATH`` of ``--data``/``--replay``: the symbol given, or the one the file name
+    starts with (``BTCUSDT_spot_1h_...``)."""
+    from klines.filenames import symbol_from_filename
+
+    symbol, sep, path = spec.partition("=")
+    if not sep:
+        path, symbol = spec, symbol_from_filename(spec)
+        if not symbol:
+            raise UserInputError(f"{option} {spec}: cannot tell the symbol from the file name; "
+                                 f"write it as SYMBOL={spec}")
+    symbol = symbol.strip().upper()
+    if not SYMBOL_PATTERN.fullmatch(symbol):
+        raise UserInputError(f"{option} {spec}: {symbol!r} is not a Binance symbol "
+                             f"(write it like BTCUSDT=PATH)")
+    return symbol, Path(path)
+
+
+def run_cli(body: Callable[[], int], *, logger: logging.Logger | None = None,
+            log_refusals: bool = False) -> int:
+    """Run ``body`` and map its outcome to an exit code (see the module docstring).
+
+    ``log_refusals``: also log a refusal at ERROR (a runner whose log goes to a file, so the
+    reason is found there too, not only on stderr)."""
     logger = logger or log
     try:
         return body()
     except UserInputError as exc:
         message = " ".join(str(exc).split())
-        logger.debug("refused: %s", message)
+        if log_refusals:  # to the log file only: stderr already has the line
+            logger.error("refused: %s", message, extra={"file_only": True})
         print(f"error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except TemporaryError as exc:
         message = " ".join(str(exc).split())
-        logger.debug("gave up: %s", message)
+        if log_refusals:
+            logger.error("gave up: %s", message, extra={"file_only": True})
         print(f"error: {message}", file=sys.stderr)
         return EXIT_INTERNAL
     except KeyboardInterrupt:

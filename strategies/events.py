@@ -97,6 +97,7 @@ class PositionAdopted:
     trade_id: int
     time_ms: int
     symbol: str
+    side: Side
     orders: tuple[OrderInfo, ...]          # stop-loss, take-profit
 
 

@@ -418,7 +418,7 @@ class SmcStrategy(bt.Strategy):
             for order in (b.stop_order, b.target_order):
                 self._by_order[order.ref] = book
             self.sink.emit(PositionAdopted(
-                b.bracket_id, p.trade_id, now_ms, book.symbol,
+                b.bracket_id, p.trade_id, now_ms, book.symbol, b.side_name,
                 (_order_info(b.stop_order, OrderRole.STOP_LOSS, p.stop_loss, p.size),
                  _order_info(b.target_order, OrderRole.TAKE_PROFIT, p.take_profit, p.size))))
             log.info("%s: open %s %.8g @ %.8g (trade %d) managed: stop-loss %.8g, take-profit %.8g",

@@ -168,13 +168,15 @@ def test_two_engines_cannot_share_one_account(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--speed", "5"], "go with --replay"),
+    (["--speed", "5"], "--speed goes with --replay"),
+    (["--resume"], "--resume goes with --replay"),
+    (["--run", "1"], "--run 1 goes with --report-json"),
     (["--replay", str(WEEK_1M), "--speed", "nan"], "--speed"),
     (["--replay", str(WEEK_1M), "--speed", "0"], "--speed"),
     (["--replay", str(WEEK_1M), "--history-bars", "10000"], "--history-bars"),
     (["--replay", "nope.csv"], "nope.csv"),
-    (["--db", "postgresql://x/y"], "database.url"),
-    (["--db", "sqlite:////proc/nope/x.db"], "database.url"),
+    (["--db", "postgresql://x/y"], "--db: only SQLite is supported"),
+    (["--db", "sqlite:////proc/nope/x.db"], "--db: cannot create folder"),
     (["--report-json", "/proc/nonexistent-folder/x.json"], "--report-json"),
 ])
 def test_bad_inputs_exit_2_with_one_line(args, expected, tmp_path):
@@ -229,7 +231,7 @@ def test_kill_9_then_restart_restores_the_account(tmp_path):
     # downtime), the rest is published live.
     entry_index = int((bars.open_time_ms < victim.entry_time_ms).sum())
     history = min(entry_index + 30, len(bars) - 200)
-    second = live("--config", config, "--replay", WEEK_1M, "--speed", 5000,
+    second = live("--config", config, "--replay", WEEK_1M, "--speed", 5000, "--resume",
                   "--history-bars", history, "--db", db_url, "--log-file", tmp_path / "run2.log")
     assert second.returncode == 0, second.stdout[-3000:]
     log_text = (tmp_path / "run2.log").read_text()

@@ -239,7 +239,7 @@ def test_reopening_the_file_keeps_everything(db_path):
     assert [t.id for t in b.open_trades()] == [t1.id, t2.id]
     assert b.signals()[0].id == sig
     with b.engine.connect() as c:
-        assert c.exec_driver_sql("PRAGMA user_version").scalar() == SCHEMA_VERSION == 1
+        assert c.exec_driver_sql("PRAGMA user_version").scalar() == SCHEMA_VERSION == 2
     b.close()
 
 
@@ -250,16 +250,17 @@ def test_pragmas_are_set_on_every_connection(store, db_path):
         assert pragma("synchronous") == 2                      # FULL
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") == 5000
-        assert pragma("user_version") == 1
+        assert pragma("user_version") == SCHEMA_VERSION
     raw = sqlite3.connect(db_path)                             # the file itself says so too
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
     orders_sql = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'orders'").fetchone()[0]
     raw.close()
-    assert {"runs", "account", "equity_snapshots", "signals", "trades", "orders", "order_events",
-            "fills", "market_status", "ix_trades_status", "ix_orders_status",
-            "ix_equity_snapshots_time_ms"} <= names
+    assert {"runs", "accounts", "equity_snapshots", "signals", "trades", "orders", "order_events",
+            "fills", "market_status", "bars", "ix_trades_status", "ix_orders_status",
+            "ix_equity_snapshots_time_ms", "ix_trades_account_id"} <= names
+    assert "account" not in names                              # the v1 one-row table is gone
     assert "CONSTRAINT uq_orders_client_order_id UNIQUE" in orders_sql
 
 

@@ -40,36 +40,42 @@ BUSY_TIMEOUT_MS = 5000
 _BEGIN_OPTION = "state_begin"        # execution option read by the "begin" listener
 
 
-def sqlite_path(url: str) -> str | None:
-    """The absolute file path of a ``sqlite:///<path>`` URL, or None for ``sqlite://``."""
+def sqlite_path(url: str, option: str = "database.url") -> str | None:
+    """The absolute file path of a ``sqlite:///<path>`` URL, or None for ``sqlite://``.
+
+    ``option`` names where the URL came from in messages (``database.url`` or ``--db``)."""
     form = f"write sqlite:///<path>, e.g. {URL_EXAMPLE} (or sqlite:// in memory, for tests)"
     if not isinstance(url, str):
-        raise ConfigError(f"database.url: must be a string; {form}")
+        raise ConfigError(f"{option}: must be a string; {form}")
     if url == "sqlite://":
         return None
     if not url.startswith("sqlite:///"):
         scheme = url.split("://", 1)[0] + "://" if "://" in url else repr(url)
-        raise ConfigError(f"database.url: only SQLite is supported, got {scheme}; {form}")
+        raise ConfigError(f"{option}: only SQLite is supported, got {scheme}; {form}")
     path = url[len("sqlite:///"):]
     if not path.strip():
-        raise ConfigError(f"database.url: {url!r} names no database file; {form}")
+        raise ConfigError(f"{option}: {url!r} names no database file; {form}")
     if "?" in path or path == ":memory:":
-        raise ConfigError(f"database.url: {url!r} has options or no file; {form}")
+        raise ConfigError(f"{option}: {url!r} has options or no file; {form}")
     return os.path.abspath(path)
 
 
-def init_db(url: str, *, readonly: bool = False) -> Engine:
+def init_db(url: str, *, readonly: bool = False, option: str = "database.url") -> Engine:
     """Build the engine for ``url``, check the schema version and (unless readonly) migrate."""
-    path = sqlite_path(url)
-    where = f"database.url {url}"
+    path = sqlite_path(url, option)
+    where = f"{option} {url}"
     if readonly:
         if path is None:
-            raise ConfigError("database.url: an in-memory database cannot be opened read-only")
+            raise ConfigError(f"{option}: an in-memory database cannot be opened read-only")
         if not os.path.isfile(path):
-            raise ConfigError(f"database.url: {path} does not exist yet (the engine creates it "
+            raise ConfigError(f"{option}: {path} does not exist yet (the engine creates it "
                               f"on its first start)")
     elif path is not None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{option}: cannot create folder {os.path.dirname(path)}: "
+                              f"{exc.strerror or exc}") from exc
 
     if path is None:
         engine = create_engine("sqlite+pysqlite://", poolclass=StaticPool,
@@ -92,7 +98,7 @@ def init_db(url: str, *, readonly: bool = False) -> Engine:
     except DatabaseError as e:
         engine.dispose()
         if isinstance(e.orig, sqlite3.DatabaseError) and "not a database" in str(e.orig):
-            raise ConfigError(f"database.url: {path} is not a SQLite database") from e
+            raise ConfigError(f"{option}: {path} is not a SQLite database") from e
         raise
     except BaseException:
         engine.dispose()

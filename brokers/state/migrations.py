@@ -10,36 +10,107 @@ A file whose version is newer than ``SCHEMA_VERSION`` was written by newer code:
 with ``SchemaVersionError`` and never modified (``db.py`` checks this on every new connection,
 before any PRAGMA that could write).
 
-Adding version 2: write ``migrate_to_2`` (``ALTER TABLE ...`` or a table rebuild), register it in
-``STEPS`` and bump ``SCHEMA_VERSION``. At that moment ``migrate_to_1`` must stop calling
-``create_all`` on the live models and create the frozen version-1 tables instead (their DDL is
-what ``sqlite3 file.db .schema`` prints on a version-1 file), so that a new file still goes
-1 -> 2 through the same steps as an old one.
+Version 1 is the frozen DDL in ``schema_v1.sql`` (what the first release created); each later
+version is one ``migrate_to_N`` step, so a new file and an old one go through the same steps.
+Adding version N+1: write ``migrate_to_N1`` (``ALTER TABLE ...`` or a table rebuild), register
+it in ``STEPS``, bump ``SCHEMA_VERSION`` and update ``models.py`` to the new shape (the test
+``test_migrated_schema_matches_the_models`` holds the two together).
+
+Version 2: several accounts per file (``accounts`` replaces the one-row ``account``; a replay
+starts its own), ``runs.account_id`` and ``trades.account_id``, ``fills.cash_after`` (the cash
+right after each fill, so the equity curve can be rebuilt), and ``bars`` (every closed bar the
+engine received, per account).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
 from core.errors import UserInputError
 
-from .models import Base
-
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SCHEMA_V1 = Path(__file__).with_name("schema_v1.sql")
 
 
 class SchemaVersionError(UserInputError):
     """The database file was written by a newer (or no) version of this code; a human must act."""
 
 
+def _script(connection: Connection, sql: str) -> None:
+    for statement in sql.split(";"):
+        lines = [line for line in statement.splitlines() if not line.strip().startswith("--")]
+        if "".join(lines).strip():
+            connection.exec_driver_sql("\n".join(lines))
+
+
 def migrate_to_1(connection: Connection) -> None:
-    """Version 1: every table and index of ``models.py``."""
-    Base.metadata.create_all(connection)
+    """Version 1: the frozen first schema."""
+    _script(connection, SCHEMA_V1.read_text(encoding="utf-8"))
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {1: migrate_to_1}
+_V2 = """
+CREATE TABLE accounts (
+    id INTEGER NOT NULL,
+    mode VARCHAR(16) NOT NULL,
+    initial_balance FLOAT NOT NULL,
+    cash FLOAT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    trading_since_ms INTEGER,
+    CONSTRAINT pk_accounts PRIMARY KEY (id)
+);
+INSERT INTO accounts (id, mode, initial_balance, cash, created_ms, updated_ms)
+    SELECT id,
+           CASE WHEN EXISTS (SELECT 1 FROM runs WHERE mode = 'replay')
+                 AND NOT EXISTS (SELECT 1 FROM runs WHERE mode = 'paper')
+                THEN 'replay' ELSE 'paper' END,
+           initial_balance, cash, created_ms, updated_ms
+    FROM account;
+DROP TABLE account;
+ALTER TABLE runs ADD COLUMN account_id INTEGER
+    CONSTRAINT fk_runs_account_id_accounts REFERENCES accounts (id);
+UPDATE runs SET account_id = (SELECT min(id) FROM accounts);
+CREATE INDEX ix_runs_account_id ON runs (account_id);
+ALTER TABLE trades ADD COLUMN account_id INTEGER
+    CONSTRAINT fk_trades_account_id_accounts REFERENCES accounts (id);
+UPDATE trades SET account_id = (SELECT min(id) FROM accounts);
+CREATE INDEX ix_trades_account_id ON trades (account_id);
+ALTER TABLE fills ADD COLUMN cash_after FLOAT;
+CREATE TABLE bars (
+    account_id INTEGER NOT NULL,
+    symbol VARCHAR(32) NOT NULL,
+    interval VARCHAR(8) NOT NULL,
+    open_time_ms INTEGER NOT NULL,
+    open FLOAT NOT NULL,
+    high FLOAT NOT NULL,
+    low FLOAT NOT NULL,
+    close FLOAT NOT NULL,
+    volume FLOAT NOT NULL,
+    CONSTRAINT pk_bars PRIMARY KEY (account_id, symbol, interval, open_time_ms),
+    CONSTRAINT fk_bars_account_id_accounts FOREIGN KEY(account_id) REFERENCES accounts (id)
+) WITHOUT ROWID
+"""
+
+
+def migrate_to_2(connection: Connection) -> None:
+    """Version 2 (see the module docstring); the cash after each old fill is replayed from the
+    initial balance, fill by fill, in the order they were booked."""
+    _script(connection, _V2)
+    rows = connection.exec_driver_sql(
+        "SELECT f.id, f.price, f.size, f.fee, o.side, o.role, a.initial_balance "
+        "FROM fills f JOIN orders o ON o.id = f.order_id JOIN trades t ON t.id = o.trade_id "
+        "JOIN accounts a ON a.id = t.account_id ORDER BY f.id").fetchall()
+    cash = None
+    for fill_id, price, size, fee, side, _role, initial in rows:
+        cash = initial if cash is None else cash
+        cash += (-price * size if side == "buy" else price * size) - fee
+        connection.exec_driver_sql("UPDATE fills SET cash_after = ? WHERE id = ?", (cash, fill_id))
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {1: migrate_to_1, 2: migrate_to_2}
 
 
 def read_version(connection: Connection) -> int:

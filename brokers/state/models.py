@@ -10,14 +10,15 @@ Conventions:
   checked there, not by CHECK constraints (SQLite cannot alter those without rebuilding a table).
 - Constraint and index names follow one naming convention, so migrations can address them.
 
-The schema itself is created and upgraded by ``migrations.py`` (``PRAGMA user_version``).
+The schema itself is created and upgraded by ``migrations.py`` (``PRAGMA user_version``); these
+classes describe the newest version (a test checks that the migrated schema matches them).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (Boolean, CheckConstraint, Float, ForeignKey, Integer, MetaData, String,
+from sqlalchemy import (Boolean, Float, ForeignKey, Integer, MetaData, String,
                         Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -40,11 +41,12 @@ class Base(DeclarativeBase):
 
 
 class Run(Base):
-    """One start of the engine; ``status`` is running, stopped or crashed."""
+    """One start of the engine on one account; ``status`` running, stopped, crashed or refused."""
 
     __tablename__ = "runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     started_ms: Mapped[int] = mapped_column(Integer)
     stopped_ms: Mapped[int | None] = mapped_column(Integer)
     mode: Mapped[str] = mapped_column(String(16))
@@ -55,16 +57,39 @@ class Run(Base):
 
 
 class Account(Base):
-    """The single paper account (``id`` is always 1)."""
+    """A simulated account: the paper account (``mode`` paper, one per database) or one replay.
 
-    __tablename__ = "account"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+    ``trading_since_ms`` is the open time of the first bar it traded live on (not warm-up
+    history): the start of its record for reports.
+    """
+
+    __tablename__ = "accounts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
     initial_balance: Mapped[float] = mapped_column(Float)
     cash: Mapped[float] = mapped_column(Float)
     created_ms: Mapped[int] = mapped_column(Integer)
     updated_ms: Mapped[int] = mapped_column(Integer)
+    trading_since_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class Bar(Base):
+    """A closed kline the engine received (execution and signal timeframes), per account: the
+    price record reports and charts are rebuilt from."""
+
+    __tablename__ = "bars"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    interval: Mapped[str] = mapped_column(String(8), primary_key=True)
+    open_time_ms: Mapped[int] = mapped_column(Integer, primary_key=True)
+    open: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    close: Mapped[float] = mapped_column(Float)
+    volume: Mapped[float] = mapped_column(Float)
 
 
 class EquitySnapshot(Base):
@@ -105,6 +130,7 @@ class Trade(Base):
     __tablename__ = "trades"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     symbol: Mapped[str] = mapped_column(String(32))
     side: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -180,6 +206,7 @@ class Fill(Base):
     price: Mapped[float] = mapped_column(Float)
     size: Mapped[float] = mapped_column(Float)
     fee: Mapped[float] = mapped_column(Float)
+    cash_after: Mapped[float | None] = mapped_column(Float)   # the account's cash right after
 
     order: Mapped[Order] = relationship(back_populates="fills")
 

@@ -38,12 +38,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from core.records import (FeedStatus, OrderRole, OrderSide, OrderStatus, OrderType, RunStatus,
-                          Side, TradeRecord, TradeStatus, trade_pnl)
+from core.bars import Bars
+from core.records import (FeedStatus, OrderRole, OrderSide, OrderStatus, OrderType, RunMode,
+                          RunStatus, Side, TradeRecord, TradeStatus, trade_pnl)
+from core.timeframes import timeframe_ms
 
 from .db import init_db, session_factory
 from .models import (Account, EquitySnapshot, Fill, MarketStatus, Order, OrderEvent, Run, Signal,
@@ -79,6 +82,7 @@ class OrderSpec:
 @dataclass(frozen=True, slots=True)
 class RunRow:
     id: int
+    account_id: int | None
     started_ms: int
     stopped_ms: int | None
     mode: str
@@ -90,10 +94,13 @@ class RunRow:
 
 @dataclass(frozen=True, slots=True)
 class AccountRow:
+    id: int
+    mode: str
     initial_balance: float
     cash: float
     created_ms: int
     updated_ms: int
+    trading_since_ms: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +156,13 @@ class FillRow:
     price: float
     size: float
     fee: float
+    cash_after: float | None
 
 
 @dataclass(frozen=True, slots=True)
 class TradeRow:
     id: int
+    account_id: int | None
     symbol: str
     side: str
     status: str
@@ -230,6 +239,17 @@ def _signal_row(s: Signal) -> SignalRow:
     return _plain(SignalRow, s, reasons=tuple(json.loads(s.reasons_json)))
 
 
+def _of_account(stmt, model, account_id: int | None):
+    return stmt if account_id is None else stmt.where(model.account_id == account_id)
+
+
+def _of_runs(stmt, model, account_id: int | None):
+    """Rows of the runs of one account (tables keyed by ``run_id``)."""
+    if account_id is None:
+        return stmt
+    return stmt.where(model.run_id.in_(select(Run.id).where(Run.account_id == account_id)))
+
+
 def _check(value: Any, allowed: Iterable[str], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
@@ -244,8 +264,8 @@ class StateStore:
     write method fails with the database's "attempt to write a readonly database".
     """
 
-    def __init__(self, url: str, *, readonly: bool = False) -> None:
-        self.engine = init_db(url, readonly=readonly)
+    def __init__(self, url: str, *, readonly: bool = False, option: str = "database.url") -> None:
+        self.engine = init_db(url, readonly=readonly, option=option)
         self._write = session_factory(self.engine, write=True)
         self._read = session_factory(self.engine)
 
@@ -254,13 +274,18 @@ class StateStore:
 
     # -- runs and account
 
-    def start_run(self, mode: str, config: dict[str, Any], now_ms: int) -> int:
-        """Mark every run still "running" as "crashed" (it never stopped), then open a new one."""
+    def start_run(self, mode: str, config: dict[str, Any], now_ms: int,
+                  account_id: int | None = None) -> int:
+        """Mark every run still "running" as "crashed" (it never stopped), then open a new one
+        on ``account_id`` (default: the paper account)."""
+        if account_id is None:
+            account_id = self.ensure_account(config.get("paper_trading", {}).get(
+                "initial_balance", 10_000.0), now_ms).id
         with self._write.begin() as s:
             s.execute(update(Run).where(Run.status == "running")
                       .values(status="crashed", stopped_ms=Run.last_heartbeat_ms))
-            run = Run(started_ms=now_ms, mode=mode, status="running", pid=os.getpid(),
-                      config_json=json.dumps(config, sort_keys=True, default=str),
+            run = Run(account_id=account_id, started_ms=now_ms, mode=mode, status="running",
+                      pid=os.getpid(), config_json=json.dumps(config, sort_keys=True, default=str),
                       last_heartbeat_ms=now_ms)
             s.add(run)
             s.flush()
@@ -276,15 +301,43 @@ class StateStore:
             run = self._get(s, Run, run_id)
             run.status, run.stopped_ms, run.last_heartbeat_ms = status, now_ms, now_ms
 
-    def ensure_account(self, initial_balance: float, now_ms: int) -> AccountRow:
-        """Create the account on first use; later calls return the stored row unchanged."""
+    def ensure_account(self, initial_balance: float, now_ms: int,
+                       mode: str = RunMode.PAPER) -> AccountRow:
+        """The newest account of ``mode``, created on first use (the paper account: there is
+        one); an existing account is returned unchanged."""
+        _check(mode, tuple(RunMode), "account mode")
         with self._write.begin() as s:
-            acc = s.get(Account, 1)
+            acc = s.scalar(select(Account).where(Account.mode == mode)
+                           .order_by(Account.id.desc()).limit(1))
             if acc is None:
-                acc = Account(id=1, initial_balance=initial_balance, cash=initial_balance,
-                              created_ms=now_ms, updated_ms=now_ms)
-                s.add(acc)
+                acc = self._new_account(s, mode, initial_balance, now_ms)
             return _plain(AccountRow, acc)
+
+    def new_account(self, mode: str, initial_balance: float, now_ms: int) -> AccountRow:
+        """A fresh account (a replay that does not resume gets one)."""
+        _check(mode, tuple(RunMode), "account mode")
+        with self._write.begin() as s:
+            return _plain(AccountRow, self._new_account(s, mode, initial_balance, now_ms))
+
+    def set_trading_since(self, account_id: int, time_ms: int) -> None:
+        """Record the first live bar an account traded on (kept once set)."""
+        with self._write.begin() as s:
+            acc = self._get(s, Account, account_id)
+            if acc.trading_since_ms is None:
+                acc.trading_since_ms = time_ms
+
+    def record_bars(self, account_id: int, symbol: str, interval: str, rows) -> int:
+        """Store closed bars ``(open_ms, open, high, low, close, volume)``; a bar already stored
+        is kept as it is. Returns the rows offered."""
+        rows = [(account_id, symbol, interval, int(t), float(o), float(h), float(lo), float(c),
+                 float(v)) for t, o, h, lo, c, v in rows]
+        if not rows:
+            return 0
+        with self._write.begin() as s:
+            s.connection().exec_driver_sql(
+                "INSERT OR IGNORE INTO bars (account_id, symbol, interval, open_time_ms, open, "
+                "high, low, close, volume) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
 
     # -- signals, trades, orders, fills
 
@@ -304,19 +357,22 @@ class StateStore:
     def create_trade(self, *, symbol: str, side: str, size: float, planned_entry: float,
                      stop_loss: float, take_profit: float, confidence: float, risk: float,
                      signal_id: int | None, valid_until_ms: int | None, now_ms: int,
-                     orders: list[OrderSpec]) -> TradeRow:
+                     orders: list[OrderSpec], account_id: int | None = None) -> TradeRow:
         """A pending trade, its orders ("created") and one event each, in one transaction."""
         _check(side, TRADE_SIDES, "trade side")
         if [o.role for o in orders].count("entry") != 1:
             raise ValueError("a trade needs exactly one order with role 'entry'")
         for spec in orders:
             self._check_spec(spec)
-        trade = Trade(symbol=symbol, side=side, status="pending", signal_id=signal_id, size=size,
+        trade = Trade(account_id=account_id, symbol=symbol, side=side, status="pending",
+                      signal_id=signal_id, size=size,
                       planned_entry=planned_entry, stop_loss=stop_loss, take_profit=take_profit,
                       confidence=confidence, risk=risk, valid_until_ms=valid_until_ms,
                       created_ms=now_ms, updated_ms=now_ms)
         try:
             with self._write.begin() as s:
+                if trade.account_id is None:
+                    trade.account_id = self._current_account_id(s)
                 s.add(trade)
                 for spec in orders:
                     self._new_order(s, trade, spec, now_ms)
@@ -368,11 +424,12 @@ class StateStore:
                                  f"refusing a second fill")
             if order.status in TERMINAL_ORDER_STATUSES:
                 raise ValueError(f"order {client_order_id} is {order.status}; it cannot fill")
-            account = s.get(Account, 1)
-            if account is None:
-                raise ValueError("no account yet: call ensure_account first")
             trade = order.trade
-            s.add(Fill(order=order, time_ms=time_ms, price=price, size=size, fee=fee))
+            account = s.get(Account, trade.account_id) if trade.account_id is not None else None
+            if account is None:
+                raise ValueError(f"trade {trade.id} has no account: call ensure_account first")
+            s.add(Fill(order=order, time_ms=time_ms, price=price, size=size, fee=fee,
+                       cash_after=cash_after))
             self._set_status(s, order, "completed", time_ms, f"filled {size:g} @ {price:g}")
             if order.role == "entry":
                 if trade.status != "pending":
@@ -449,28 +506,37 @@ class StateStore:
 
     # -- reads
 
-    def account(self) -> AccountRow | None:
+    def account(self, account_id: int | None = None) -> AccountRow | None:
+        """Account ``account_id``, or the account of the latest run (else the newest)."""
         with self._read.begin() as s:
-            acc = s.get(Account, 1)
+            if account_id is None:
+                account_id = self._current_account_id(s)
+            acc = None if account_id is None else s.get(Account, account_id)
             return None if acc is None else _plain(AccountRow, acc)
 
-    def open_trades(self) -> list[TradeRow]:
-        """Pending and open trades, oldest first, with all their orders (see ``live_orders``)."""
-        return self._trades(select(Trade).where(Trade.status.in_(("pending", "open")))
-                            .order_by(Trade.id))
+    def accounts(self) -> list[AccountRow]:
+        with self._read.begin() as s:
+            return [_plain(AccountRow, a) for a in s.scalars(select(Account).order_by(Account.id))]
 
-    def trades(self, status: str | None = None, limit: int | None = None) -> list[TradeRow]:
+    def open_trades(self, account_id: int | None = None) -> list[TradeRow]:
+        """Pending and open trades, oldest first, with all their orders (see ``live_orders``);
+        of one account, or of all."""
+        stmt = select(Trade).where(Trade.status.in_(("pending", "open"))).order_by(Trade.id)
+        return self._trades(_of_account(stmt, Trade, account_id))
+
+    def trades(self, status: str | None = None, limit: int | None = None,
+               account_id: int | None = None) -> list[TradeRow]:
         """Trades newest first, optionally of one status and at most ``limit``."""
         stmt = select(Trade).order_by(Trade.id.desc()).limit(limit)
         if status is not None:
             _check(status, TRADE_STATUSES, "trade status")
             stmt = stmt.where(Trade.status == status)
-        return self._trades(stmt)
+        return self._trades(_of_account(stmt, Trade, account_id))
 
-    def closed_trades(self) -> list[TradeRow]:
+    def closed_trades(self, account_id: int | None = None) -> list[TradeRow]:
         """Closed trades by exit time (the input of the metrics and the go-live report)."""
-        return self._trades(select(Trade).where(Trade.status == "closed")
-                            .order_by(Trade.exit_time_ms, Trade.id))
+        stmt = select(Trade).where(Trade.status == "closed").order_by(Trade.exit_time_ms, Trade.id)
+        return self._trades(_of_account(stmt, Trade, account_id))
 
     def orders_for(self, trade_id: int) -> list[OrderRow]:
         with self._read.begin() as s:
@@ -483,32 +549,47 @@ class StateStore:
                              .order_by(OrderEvent.id))
             return [_plain(OrderEventRow, e) for e in rows]
 
-    def fills(self, trade_id: int | None = None) -> list[FillRow]:
-        """Every fill (or one trade's), oldest first."""
+    def fills(self, trade_id: int | None = None, account_id: int | None = None) -> list[FillRow]:
+        """Every fill (or one trade's, or one account's), oldest first."""
         stmt = select(Fill).order_by(Fill.id)
+        if trade_id is not None or account_id is not None:
+            stmt = stmt.join(Fill.order).join(Order.trade)
         if trade_id is not None:
-            stmt = stmt.join(Fill.order).where(Order.trade_id == trade_id)
+            stmt = stmt.where(Order.trade_id == trade_id)
+        if account_id is not None:
+            stmt = stmt.where(Trade.account_id == account_id)
         with self._read.begin() as s:
             return [_plain(FillRow, f) for f in s.scalars(stmt)]
 
-    def equity_curve(self) -> list[tuple[int, float]]:
-        """(time_ms, equity) of every snapshot, in time order."""
+    def account_fills(self, account_id: int) -> list[tuple[FillRow, TradeRow, str]]:
+        """``(fill, its trade, its order role)`` of one account, in booking order."""
         with self._read.begin() as s:
-            rows = s.execute(select(EquitySnapshot.time_ms, EquitySnapshot.equity)
+            rows = s.execute(select(Fill, Order.role, Trade).join(Fill.order).join(Order.trade)
+                             .where(Trade.account_id == account_id).order_by(Fill.id)
+                             .options(selectinload(Trade.orders)))
+            return [(_plain(FillRow, f), _trade_row(t), role) for f, role, t in rows]
+
+    def equity_curve(self, account_id: int | None = None) -> list[tuple[int, float]]:
+        """(time_ms, equity) of every snapshot, in time order."""
+        stmt = select(EquitySnapshot.time_ms, EquitySnapshot.equity)
+        with self._read.begin() as s:
+            rows = s.execute(_of_runs(stmt, EquitySnapshot, account_id)
                              .order_by(EquitySnapshot.time_ms, EquitySnapshot.id))
             return [(t, e) for t, e in rows]
 
-    def open_position_counts(self) -> list[tuple[int, int]]:
+    def open_position_counts(self, account_id: int | None = None) -> list[tuple[int, int]]:
         """(time_ms, open_positions) of every snapshot, aligned with ``equity_curve()``."""
+        stmt = select(EquitySnapshot.time_ms, EquitySnapshot.open_positions)
         with self._read.begin() as s:
-            rows = s.execute(select(EquitySnapshot.time_ms, EquitySnapshot.open_positions)
+            rows = s.execute(_of_runs(stmt, EquitySnapshot, account_id)
                              .order_by(EquitySnapshot.time_ms, EquitySnapshot.id))
             return [(t, n) for t, n in rows]
 
-    def signals(self, limit: int | None = 100) -> list[SignalRow]:
+    def signals(self, limit: int | None = 100, account_id: int | None = None) -> list[SignalRow]:
         """The latest signals, newest first."""
         with self._read.begin() as s:
-            rows = s.scalars(select(Signal).order_by(Signal.id.desc()).limit(limit))
+            stmt = _of_runs(select(Signal), Signal, account_id)
+            rows = s.scalars(stmt.order_by(Signal.id.desc()).limit(limit))
             return [_signal_row(r) for r in rows]
 
     def market(self) -> list[MarketRow]:
@@ -516,17 +597,68 @@ class StateStore:
             return [_plain(MarketRow, m)
                     for m in s.scalars(select(MarketStatus).order_by(MarketStatus.symbol))]
 
-    def runs(self) -> list[RunRow]:
-        """Every run, oldest first (the current one is last)."""
+    def runs(self, account_id: int | None = None) -> list[RunRow]:
+        """Every run (of one account, or all), oldest first (the current one is last)."""
         with self._read.begin() as s:
-            return [_run_row(r) for r in s.scalars(select(Run).order_by(Run.id))]
+            stmt = select(Run).order_by(Run.id)
+            if account_id is not None:
+                stmt = stmt.where(Run.account_id == account_id)
+            return [_run_row(r) for r in s.scalars(stmt)]
 
-    def first_run_ms(self) -> int | None:
+    def first_run_ms(self, account_id: int | None = None) -> int | None:
         """Start of the first run: day one of paper trading for the go-live gate."""
         with self._read.begin() as s:
-            return s.scalar(select(func.min(Run.started_ms)))
+            stmt = select(func.min(Run.started_ms))
+            if account_id is not None:
+                stmt = stmt.where(Run.account_id == account_id)
+            return s.scalar(stmt)
+
+    def bars(self, account_id: int, symbol: str, interval: str, since_ms: int | None = None,
+             until_ms: int | None = None) -> Bars:
+        """The recorded closed bars of ``symbol`` x ``interval``, open times in
+        ``[since_ms, until_ms)``, as ``Bars``."""
+        sql = ("SELECT open_time_ms, open, high, low, close, volume FROM bars WHERE account_id = ? "
+               "AND symbol = ? AND interval = ?")
+        params: list[Any] = [account_id, symbol, interval]
+        if since_ms is not None:
+            sql += " AND open_time_ms >= ?"
+            params.append(since_ms)
+        if until_ms is not None:
+            sql += " AND open_time_ms < ?"
+            params.append(until_ms)
+        with self._read.begin() as s:
+            rows = s.connection().exec_driver_sql(sql + " ORDER BY open_time_ms",
+                                                  tuple(params)).fetchall()
+        table = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+        return Bars(timeframe_ms(interval), table[:, 0].astype(np.int64), table[:, 1],
+                    table[:, 2], table[:, 3], table[:, 4], table[:, 5])
+
+    def bar_series(self, account_id: int) -> list[tuple[str, str, int]]:
+        """``(symbol, interval, bars stored)`` of one account."""
+        with self._read.begin() as s:
+            rows = s.connection().exec_driver_sql(
+                "SELECT symbol, interval, count(*) FROM bars WHERE account_id = ? "
+                "GROUP BY symbol, interval ORDER BY symbol, interval", (account_id,)).fetchall()
+            return [(sym, interval, n) for sym, interval, n in rows]
 
     # -- helpers
+
+    @staticmethod
+    def _new_account(s: Session, mode: str, initial_balance: float, now_ms: int) -> Account:
+        acc = Account(mode=mode, initial_balance=initial_balance, cash=initial_balance,
+                      created_ms=now_ms, updated_ms=now_ms)
+        s.add(acc)
+        s.flush()
+        return acc
+
+    @staticmethod
+    def _current_account_id(s: Session) -> int | None:
+        """The account of the latest run, else the newest account."""
+        account_id = s.scalar(select(Run.account_id).where(Run.account_id.is_not(None))
+                              .order_by(Run.id.desc()).limit(1))
+        if account_id is None:
+            account_id = s.scalar(select(func.max(Account.id)))
+        return account_id
 
     def _trades(self, stmt) -> list[TradeRow]:
         with self._read.begin() as s:
