@@ -334,7 +334,7 @@ def real_run():
     fig = backtest_figure(result.report, {"BTCUSDT": klines["BTCUSDT"].frame},
                           equity_times_ms=result.equity_times_ms,
                           equity_values=result.equity_values)
-    return result, klines["BTCUSDT"].frame, fig
+    return result, klines, fig
 
 
 def test_real_run_panels_end_where_the_price_ends(real_run):
@@ -436,3 +436,21 @@ def test_import_keeps_backend_in_process():
     before = matplotlib.get_backend()
     importlib.reload(plotting)
     assert matplotlib.get_backend() == before
+
+
+def test_cli_chart_is_drawn_from_the_per_bar_equity(tmp_path, real_run):
+    """``--plot`` hands the run's per-bar record to the chart: its PNG is the per-bar chart,
+    byte for byte, not the one drawn from the daily curve (Agg output is deterministic)."""
+    from argparse import Namespace
+
+    from runners.backtest import _write_outputs
+
+    result, klines, _ = real_run
+    cli = tmp_path / "cli.png"
+    _write_outputs(Namespace(report_json=None, trades_csv=None, plot=str(cli)), result, klines)
+    prices = {"BTCUSDT": klines["BTCUSDT"].frame}
+    per_bar, daily = tmp_path / "per_bar.png", tmp_path / "daily.png"
+    plot_backtest(result.report, prices, per_bar, equity_times_ms=result.equity_times_ms,
+                  equity_values=result.equity_values)
+    plot_backtest(result.report, prices, daily)
+    assert cli.read_bytes() == per_bar.read_bytes() != daily.read_bytes()
