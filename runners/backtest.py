@@ -146,7 +146,8 @@ def write_trades_csv(path: str, trades: list[dict]) -> None:
             writer.writerow({**t, "reasons": "; ".join(t["reasons"])})
 
 
-def _write_outputs(args, report: dict, klines: dict) -> None:
+def _write_outputs(args, result, klines: dict) -> None:
+    report = result.report
     try:
         if args.report_json:
             with open(args.report_json, "w") as fh:
@@ -158,7 +159,9 @@ def _write_outputs(args, report: dict, klines: dict) -> None:
         if args.plot:
             from analyzers.plotting import plot_backtest
 
-            plot_backtest(report, {s: k.frame for s, k in klines.items()}, args.plot)
+            plot_backtest(report, {s: k.frame for s, k in klines.items()}, args.plot,
+                          equity_times_ms=result.equity_times_ms,
+                          equity_values=result.equity_values)
             log.info("chart written to %s", args.plot)
     except OSError as exc:
         raise UserInputError(f"{exc.filename}: cannot write: {exc.strerror}") from exc
@@ -206,7 +209,7 @@ def _run(args) -> int:
     result = run_backtest(config, klines, progress=progress)
     report = result.report
     print(format_summary(report))
-    _write_outputs(args, report, klines)
+    _write_outputs(args, result, klines)
     if args.check_lookahead:
         from runners.lookahead import check_lookahead
 

@@ -1,5 +1,7 @@
 """Entry guards with an explicit clock: daily loss limit, data gaps, max positions."""
 
+import pytest
+
 from strategies.guards import DAY_MS, DailyLossGuard, DataGapGuard, max_positions_denial
 
 H = 3_600_000
@@ -67,3 +69,23 @@ def test_zero_volume_bar_counts_as_gap():
 def test_max_positions():
     assert max_positions_denial(2, 3) is None
     assert max_positions_denial(3, 3).rule == "max_positions"
+
+
+def test_daily_loss_of_exactly_the_limit_halts_entries(caplog):
+    g = DailyLossGuard(500)
+    g.update(DAY0 + H, 10_000.00)
+    with caplog.at_level("WARNING"):
+        g.update(DAY0 + 2 * H, 9_500.00)       # day P&L exactly -500.00
+    assert g.day_pnl == -500.0
+    assert "DAILY LOSS LIMIT REACHED" in caplog.text
+    assert g.check(DAY0 + 2 * H).rule == "daily_loss"
+
+
+def test_daily_loss_just_short_of_the_limit_does_not_halt(caplog):
+    g = DailyLossGuard(500)
+    g.update(DAY0 + H, 10_000.00)
+    with caplog.at_level("WARNING"):
+        g.update(DAY0 + 2 * H, 9_500.01)       # day P&L -499.99
+    assert g.day_pnl == pytest.approx(-499.99)
+    assert "DAILY LOSS LIMIT" not in caplog.text
+    assert g.check(DAY0 + 2 * H) is None

@@ -3,15 +3,19 @@ and proof that the lookahead check catches a leak."""
 
 from pathlib import Path
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
 
 import strategies.setups as setups_module
 from core.config import apply_overrides, load_config
-from klines import load_klines
+from klines import Klines, load_klines
 from runners.backtest_engine import run_backtest
 from runners.lookahead import check_lookahead
 from strategies.setups import SetupParams, SetupTracker, find_setups
+from tests.test_setups import DRAWN
 
 ROOT = Path(__file__).resolve().parent.parent
 BTC_1H = ROOT / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz"
@@ -136,3 +140,41 @@ def test_gap_cooldown_blocks_entries_after_missing_bars(config):
     assert after_halt
     assert all(not s["traded"] for s in after_halt)
     assert any("missing or empty bars" in s["decision"] for s in after_halt)
+
+
+def hand_made_klines(symbol: str, rows) -> Klines:
+    rows = np.asarray(rows, dtype=float)
+    index = pd.date_range("2023-01-01", periods=len(rows), freq="1h", tz="UTC", name="open_time")
+    frame = pd.DataFrame(rows, index=index, columns=["open", "high", "low", "close"])
+    frame["volume"] = 1.0
+    return Klines(path=f"{symbol} (hand-made)", symbol=symbol, timeframe="1h", frame=frame,
+                  gaps=(), duplicates_dropped=0, reordered=False, source_format="hand-made")
+
+
+def test_second_entry_is_sized_from_cash_net_of_the_first_pending_one(config):
+    """Three symbols draw the same long setup on the same bar (entry 102.5, see
+    tests/test_setups.py), so three entries are sized in one bar, before any fills. 150 USDT of
+    cash, 100 USDT notional per position: the first takes 100 USDT (plus fee), the second gets
+    what is left, the third nothing."""
+    rows = np.vstack([DRAWN, [(102.5, 103.0, 101.5, 102.0)]])   # the bar after fills the limits
+    klines = {s: hand_made_klines(s, rows) for s in ("AAAUSDT", "BBBUSDT", "CCCUSDT")}
+    cfg = apply_overrides(config, {
+        "paper_trading.initial_balance": 150, "risk_manager.max_position_size": 100,
+        "risk_manager.risk_per_trade_percent": 10, "risk_manager.stop_loss_percent": 10,
+        "smc.swing_lookback": 2, "smc.htf_swing_lookback": 3,
+        "decision_engine.confidence_threshold": 0.0})
+    result = run_backtest(cfg, klines)
+    entry, fee, lot = 102.5, 0.001, 1e-5
+    signals = {s["symbol"]: s for s in result.signals}
+    assert {s["time"] for s in result.signals} == {"2023-01-02T06:00:00+00:00"}
+    assert all(s["entry"] == entry for s in result.signals)
+
+    first = math.floor(100 / entry / lot) * lot                        # notional cap
+    left = 150 - first * entry * (1 + fee)                             # the first is reserved
+    second = math.floor(left / (entry * (1 + fee)) / lot) * lot        # cash cap
+    sizes = {t.symbol: t.size for t in result.trades}
+    assert sizes == {"AAAUSDT": pytest.approx(first), "BBBUSDT": pytest.approx(second)}
+    assert second < first / 2
+    assert signals["CCCUSDT"]["traded"] is False
+    assert "below the minimum notional" in signals["CCCUSDT"]["decision"]
+    assert sum(t.size * t.entry_price * (1 + fee) for t in result.trades) <= 150
