@@ -81,7 +81,8 @@ class PaperJournal:
             stop_loss=e.stop_loss, take_profit=e.take_profit, confidence=e.confidence,
             risk=e.risk, signal_id=self._signal_of.pop(e.bracket_id, None),
             valid_until_ms=e.valid_until_ms, now_ms=e.time_ms,
-            orders=[self._spec(order) for order in e.orders], account_id=self.account_id)
+            orders=[self._spec(order) for order in e.orders], account_id=self.account_id,
+            equity_at_signal=e.equity)
         self._trade_of[e.bracket_id] = trade.id
 
     def _adopted(self, e: PositionAdopted) -> None:

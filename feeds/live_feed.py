@@ -67,7 +67,8 @@ class _Channel:
         self.role = role
         self.interval_ms = interval_ms
         self.stamp_offset_ms = stamp_offset_ms
-        self.items: collections.deque[tuple[ClosedBar, bool]] = collections.deque()
+        # (bar, from the live stream, why entries were held when it arrived or None)
+        self.items: collections.deque[tuple[ClosedBar, bool, str | None]] = collections.deque()
         self.queued = 0
         self.seen_seq = -1
         self.feed: LiveKlineFeed | None = None
@@ -97,6 +98,7 @@ class LiveKlineFeed(bt.feed.DataBase):
         self.empty_loads = 0  # _load calls that found no bar (idle cycles)
         self.last_open_ms: int | None = None
         self.last_live = False  # the last bar came from the stream (not warm-up or REST backfill)
+        self.last_hold: str | None = None  # the circuit breaker's answer when that bar arrived
 
     @property
     def symbol(self) -> str:
@@ -130,8 +132,9 @@ class LiveKlineFeed(bt.feed.DataBase):
             return None
         if item is False:
             return False
-        bar, live = item
+        bar, live, held = item
         self.last_live = live
+        self.last_hold = held
         if self.last_open_ms is not None and bar.open_time_ms <= self.last_open_ms:
             log.error("%s: dropped an out-of-order bar %d after %d", self._name, bar.open_time_ms,
                       self.last_open_ms)  # cannot happen: the manager orders bars
@@ -288,6 +291,17 @@ class LiveFeedManager:
                 out.append(self.signal_feed(symbol))
         return out
 
+    def entry_hold(self, now_ms: int | None = None) -> str | None:
+        """Why new entries must wait right now (a stream is not LIVE: the circuit breaker), or
+        None. Each delivered bar carries this answer as of its arrival (``last_hold``)."""
+        now_ms = self._now_ms() if now_ms is None else now_ms
+        if self.health.all_live(now_ms):
+            return None
+        snapshot = self.health.snapshot(now_ms)["streams"]
+        bad = ", ".join(f"{name} {info['status']}" for name, info in snapshot.items()
+                        if info["status"] != "LIVE")
+        return f"feed not live ({bad}): circuit breaker holds new entries"
+
     def last_price(self, symbol: str) -> tuple[float, int] | None:
         """(price, exchange time ms) of the newest update, forming or closed; None before any."""
         return self._prices.get(symbol.upper())
@@ -314,7 +328,7 @@ class LiveFeedManager:
         if channel is None:
             return ()
         with self._cond:
-            return tuple(bar for bar, _ in channel.items)
+            return tuple(item[0] for item in channel.items)
 
     def stats(self, symbol: str) -> dict:
         """Counters of ``symbol``: assembler stats plus bars queued per feed."""
@@ -413,8 +427,8 @@ class LiveFeedManager:
         if not items:
             return
         with self._cond:  # all at once: a signal bar and its exec bar are seen together
-            for channel, bar, live in items:
-                channel.items.append((bar, live))
+            for channel, bar, live, held in items:
+                channel.items.append((bar, live, held))
                 channel.queued += 1
             self._seq += 1
             self._cond.notify_all()
@@ -428,17 +442,21 @@ class LiveFeedManager:
         now = self._now_ms()
         for bar in bars:
             self.health.on_closed_bar(state.symbol, bar.open_time_ms, now)
+        # The circuit breaker's answer travels with each bar: the health of every stream when
+        # the bar ARRIVED, so a decision on it does not depend on how far behind the engine is.
+        held = self.entry_hold(now)
+        for bar in bars:
             if state.aggregator is not None:
                 for signal_bar in state.aggregator.on_bar(bar):
-                    items.append((state.signal_channel, signal_bar, live))
-            items.append((state.exec_channel, bar, live))
+                    items.append((state.signal_channel, signal_bar, live, held))
+            items.append((state.exec_channel, bar, live, held))
         if bars and state.symbol not in self._prices:
             last = bars[-1]
             self._prices[state.symbol] = (last.close, last.open_time_ms + self.exec_ms)
         self._push(items)
         if items and self.bar_sink is not None:
             try:
-                self.bar_sink(state.symbol, [(channel.interval_ms, bar) for channel, bar, _ in items],
+                self.bar_sink(state.symbol, [(item[0].interval_ms, item[1]) for item in items],
                               live)
             except Exception:  # noqa: BLE001 - recording bars must never stop the feed
                 log.exception("%s: could not record %d bar(s)", state.symbol, len(items))

@@ -17,7 +17,8 @@ from pathlib import Path
 from core.config import load_config
 from core.errors import EXIT_CHECK_FAILED, EXIT_OK, UserInputError
 from core.timeframes import timeframe_ms
-from runners.cli import OneLineErrorParser, data_spec, iso_date, prepare_output, run_cli
+from runners.cli import (OneLineErrorParser, config_notices, data_spec, iso_date,
+                         prepare_output, run_cli)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
@@ -197,6 +198,8 @@ def _run(args) -> int:
         raise UserInputError(f"--cuts {cuts}: must be at least 1")
     config = load_config(args.config)
     configure_logging(args.quiet, args.verbose, config.app.log_level)
+    for notice in config_notices(config):
+        log.warning(notice)
     if config.app.mode != "paper":
         log.info("app.mode is %s: a backtest always simulates, no order leaves this machine",
                  config.app.mode)

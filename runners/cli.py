@@ -30,7 +30,13 @@ from pathlib import Path
 from core.errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, TemporaryError,
                          UserInputError)
 
-__all__ = ["OneLineErrorParser", "data_spec", "iso_date", "prepare_output", "run_cli"]
+__all__ = ["OneLineErrorParser", "config_notices", "data_spec", "iso_date", "prepare_output",
+           "run_cli"]
+
+SPOT_SHORT_NOTICE = (
+    "strategy.allow_short is true, but a Binance spot account cannot sell what it does not hold: "
+    "short trades are simulated as if the asset could be borrowed and sold at the same fees and "
+    "slippage, with no borrowing interest and no margin calls; real spot trading cannot place them")
 
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,20}")
 
@@ -55,6 +61,11 @@ def iso_date(text: str):
     if stamp is pd.NaT:
         raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (expected e.g. 2023-01-01)")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def config_notices(config) -> list[str]:
+    """Warnings a run must print about what its config asks (the runners log each at start)."""
+    return [SPOT_SHORT_NOTICE] if config.strategy.allow_short else []
 
 
 def data_spec(spec: str, option: str) -> tuple[str, Path]:

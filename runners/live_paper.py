@@ -30,7 +30,7 @@ from pathlib import Path
 from core.config import apply_overrides, load_config
 from core.errors import EXIT_OK, UserInputError
 from core.records import RunMode
-from runners.cli import OneLineErrorParser, prepare_output, run_cli
+from runners.cli import OneLineErrorParser, config_notices, prepare_output, run_cli
 
 LOG_FILE = Path("logs") / "smc_trading.log"
 BANNER = "✅ Paper Trading Mode - Simulated orders only"
@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.replay:
                 write_report(config, args.report_json, args.run, db_option)
                 return EXIT_OK
+        for notice in config_notices(config):
+            log.warning(notice)
         if config.app.mode == "real":
             raise UserInputError(
                 "app.mode is 'real', but no real-money broker exists yet: refusing to start. "

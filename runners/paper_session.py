@@ -48,7 +48,12 @@ HEARTBEAT_LOG_EVERY_S = 300.0   # a line in the log every 5 minutes: the run is 
 
 
 class LiveGate:
-    """What the strategy asks the live feeds: is a bar warm-up history, may it enter now."""
+    """What the strategy asks the live feeds: is a bar warm-up history, may it enter on it.
+
+    Both answers are those of the bar the strategy is looking at, as the feed recorded them
+    when the bar arrived: a replay faster than the engine, or a busy machine, cannot change a
+    decision (the same stream gives the same trades). ``current_hold()`` is the live answer now.
+    """
 
     def __init__(self, manager: LiveFeedManager, clock=time.time):
         self.manager = manager
@@ -58,14 +63,13 @@ class LiveGate:
         """True for bars that came from REST (warm-up or a backfill): never traded on."""
         return not self.manager.exec_feed(symbol).last_live
 
-    def entry_denial(self, now_ms: int) -> str | None:
-        wall_ms = int(self.clock() * 1000)
-        if self.manager.health.all_live(wall_ms):
-            return None
-        snapshot = self.manager.health.snapshot(wall_ms)["streams"]
-        bad = ", ".join(f"{name} {info['status']}" for name, info in snapshot.items()
-                        if info["status"] != "LIVE")
-        return f"feed not live ({bad}): circuit breaker holds new entries"
+    def entry_denial(self, symbol: str, now_ms: int) -> str | None:
+        """The circuit breaker, as it stood when ``symbol``'s current bar arrived."""
+        return self.manager.exec_feed(symbol).last_hold
+
+    def current_hold(self) -> str | None:
+        """The circuit breaker now (status page, tests)."""
+        return self.manager.entry_hold(int(self.clock() * 1000))
 
 
 class AccountLock:

@@ -6,7 +6,8 @@ all), starts a ``FakeBinance`` on 127.0.0.1 with the first ``history_bars`` bars
 past (served over REST for the warm-up), and ``publish_all(session)`` publishes the rest once
 the engine is connected, at ``speed`` bars per second.
 
-The publisher never runs more than about one second of bars ahead of the engine: when the
+The publisher never runs more than ``MAX_AHEAD_BARS`` (or one second of bars) ahead of the
+engine: when the
 engine is slower than ``speed`` it says so once, with the rate it reaches, and the replay goes
 at the engine's pace (so nothing piles up, and a stop is immediate).
 """
@@ -28,6 +29,7 @@ __all__ = ["Replay"]
 log = logging.getLogger("smc.replay")
 
 CONNECT_TIMEOUT_S = 120.0
+MAX_AHEAD_BARS = 20   # published bars the engine has not received yet, at most
 
 
 class Replay:
@@ -93,7 +95,7 @@ class Replay:
 
     def _publish(self, session) -> None:
         server, times = self.server, self.server.open_times_ms
-        ahead_limit = max(5, int(math.ceil(self.speed)))      # about one second of bars
+        ahead_limit = min(max(5, int(math.ceil(self.speed))), MAX_AHEAD_BARS)
         started, published_at_start = time.monotonic(), server.published_index
         due = time.monotonic()
         while server.published_index < server.total_bars:

@@ -85,6 +85,7 @@ class BracketSubmitted:
     take_profit: float
     confidence: float
     risk: float
+    equity: float                          # the account's equity when the decision was taken
     valid_until_ms: int
     orders: tuple[OrderInfo, ...]          # entry, stop-loss, take-profit
 

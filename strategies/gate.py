@@ -5,8 +5,8 @@ Two questions, read-only:
 - ``is_history(symbol)``: did the bar just delivered for ``symbol`` come from history (a REST
   warm-up or backfill) rather than the live stream? History builds the SMC state and manages open
   positions, but is never traded on: its setups are in the past.
-- ``entry_denial(now_ms)``: a reason new entries must wait (a feed is not live: the circuit
-  breaker), or None.
+- ``entry_denial(symbol, now_ms)``: a reason new entries on the bar just delivered must wait
+  (a feed was not live when it arrived: the circuit breaker), or None.
 
 A backtest uses ``ALWAYS_OPEN``; live paper trading gives ``runners.paper_session.LiveGate``.
 """
@@ -21,7 +21,7 @@ __all__ = ["ALWAYS_OPEN", "AlwaysOpen", "MarketGate"]
 class MarketGate(Protocol):
     def is_history(self, symbol: str) -> bool: ...
 
-    def entry_denial(self, now_ms: int) -> str | None: ...
+    def entry_denial(self, symbol: str, now_ms: int) -> str | None: ...
 
 
 class AlwaysOpen:
@@ -30,7 +30,7 @@ class AlwaysOpen:
     def is_history(self, symbol: str) -> bool:
         return False
 
-    def entry_denial(self, now_ms: int) -> str | None:
+    def entry_denial(self, symbol: str, now_ms: int) -> str | None:
         return None
 
 

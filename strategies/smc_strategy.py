@@ -264,7 +264,7 @@ class SmcStrategy(bt.Strategy):
         self.sink.emit(BracketSubmitted(
             bracket.bracket_id, now_ms, book.symbol, bracket.side_name, decision.size,
             setup.entry, setup.stop, setup.take_profit, setup.confidence, decision.risk_amount,
-            valid_until_ms,
+            bracket.equity_at_signal, valid_until_ms,
             (_order_info(parent, OrderRole.ENTRY, setup.entry, decision.size),
              _order_info(stop_order, OrderRole.STOP_LOSS, setup.stop, decision.size),
              _order_info(target_order, OrderRole.TAKE_PROFIT, setup.take_profit, decision.size))))
@@ -289,13 +289,14 @@ class SmcStrategy(bt.Strategy):
         if setup.skip_reason:
             return setup.skip_reason
         if setup.confidence < settings.confidence_threshold:
-            return (f"confidence {setup.confidence:.3f} below threshold "
-                    f"{settings.confidence_threshold:.3f}")
+            # Printed at the precision confidence is kept at (6 decimals): never "0.700 below 0.700".
+            return (f"confidence {_decimals(setup.confidence)} below threshold "
+                    f"{_decimals(settings.confidence_threshold)}")
         if setup.side < 0 and not settings.allow_short:
             return "short setups are disabled (allow_short: false)"
         if book.bracket is not None:
             return "a position or pending entry is already open on this symbol"
-        blocked = self.gate.entry_denial(now_ms)
+        blocked = self.gate.entry_denial(book.symbol, now_ms)
         if blocked:
             return blocked
         open_count = sum(b.bracket is not None for b in self.books)
@@ -425,3 +426,8 @@ class SmcStrategy(bt.Strategy):
                      book.symbol, b.side_name, p.size, p.entry_price, p.trade_id, p.stop_loss,
                      p.take_profit)
         self._to_adopt = waiting
+
+
+def _decimals(value: float) -> str:
+    """``value`` with up to 6 decimals and no trailing zeros (0.69975, 0.7)."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")

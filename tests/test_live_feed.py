@@ -303,3 +303,59 @@ def test_backtrader_sees_the_same_bars_on_the_same_next_calls_as_the_backtest():
 def _dt(text: str):
     import datetime as dt
     return dt.datetime.fromisoformat(text)
+
+
+class HoldRecorder(bt.Strategy):
+    """Records, for each new BTCUSDT bar, the circuit breaker's answer it arrived with."""
+
+    def __init__(self):
+        self.rows = []
+        self._seen = 0
+
+    def next(self):
+        feed = self.getdatabyname("BTCUSDT")
+        if len(feed) != self._seen:
+            self._seen = len(feed)
+            self.rows.append((feed.last_open_ms, feed.last_hold))
+
+    prenext = next
+
+
+def test_each_bar_carries_the_circuit_breaker_of_its_arrival():
+    """ETHUSDT goes silent while BTCUSDT keeps trading: the BTC bars that arrive while ETH is
+    DELAYED carry the hold, the ones before and after do not; what the strategy is told about a
+    bar never depends on how late it looks at it."""
+    btc = _WEEK_BARS.slice(0, 60)
+    keep = np.r_[0:10, 40:60]
+    eth = Bars(MINUTE, btc.open_time_ms[keep], btc.open[keep], btc.high[keep], btc.low[keep],
+               btc.close[keep], btc.volume[keep])
+    with FakeBinance({"BTCUSDT": btc, "ETHUSDT": eth}, history_bars=1) as fake:
+        manager = manager_for(fake, warmup=1, symbols=("BTCUSDT", "ETHUSDT"), signal="1m",
+                              stale_after_s=0.5)
+        cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=False, live=True)
+        for feed in manager.feeds():
+            cerebro.adddata(feed)
+        cerebro.addstrategy(HoldRecorder)
+        manager.start()
+        result = {}
+        runner = threading.Thread(target=lambda: result.update(strategy=cerebro.run()[0]),
+                                  daemon=True)
+        runner.start()
+        connected(fake, manager)
+        fake.publish(9)                       # bars 1..9: both symbols
+        for _ in range(30):                   # bars 10..39: ETH silent for 1.5 s
+            fake.publish(1)
+            time.sleep(0.05)
+        fake.publish(20)                      # bars 40..59: both again
+        wait_until(lambda: manager.exec_feed("BTCUSDT").last_open_ms == int(btc.open_time_ms[-1]),
+                   timeout=20, what="all bars")
+        time.sleep(0.3)
+        manager.stop()
+        runner.join(10)
+    rows = {t: hold for t, hold in result["strategy"].rows}
+    at = [int(t) for t in btc.open_time_ms]
+    assert all(rows[t] is None for t in at[1:10])
+    held = [t for t in at[10:40] if rows[t] is not None]
+    assert len(held) >= 10
+    assert all("ETHUSDT DELAYED" in rows[t] and "circuit breaker" in rows[t] for t in held)
+    assert rows[at[-1]] is None

@@ -315,23 +315,23 @@ def test_stale_feed_holds_entries_and_recovery_resumes_them(tmp_path):
             for _ in range(5):
                 server.publish(1)
             deadline = time.monotonic() + 10
-            while gate.entry_denial(0) is not None and time.monotonic() < deadline:
+            while gate.current_hold() is not None and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert gate.entry_denial(0) is None, "feed never became LIVE"
+            assert gate.current_hold() is None, "feed never became LIVE"
             server.stall(8)           # no frames at all for 8 s (> stale_after_seconds)
             deadline = time.monotonic() + 15
             denial = None
             while denial is None and time.monotonic() < deadline:
                 time.sleep(0.2)
-                denial = gate.entry_denial(0)
+                denial = gate.current_hold()
             assert denial is not None and "circuit breaker" in denial
             time.sleep(8)             # the stall ends
             for _ in range(3):
                 server.publish(1)
             deadline = time.monotonic() + 15
-            while gate.entry_denial(0) is not None and time.monotonic() < deadline:
+            while gate.current_hold() is not None and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert gate.entry_denial(0) is None, "entries never resumed"
+            assert gate.current_hold() is None, "entries never resumed"
         finally:
             session.stop()
             runner.join(timeout=30)

@@ -17,9 +17,9 @@ it in ``STEPS``, bump ``SCHEMA_VERSION`` and update ``models.py`` to the new sha
 ``test_migrated_schema_matches_the_models`` holds the two together).
 
 Version 2: several accounts per file (``accounts`` replaces the one-row ``account``; a replay
-starts its own), ``runs.account_id`` and ``trades.account_id``, ``fills.cash_after`` (the cash
-right after each fill, so the equity curve can be rebuilt), and ``bars`` (every closed bar the
-engine received, per account).
+starts its own), ``runs.account_id``, ``trades.account_id``, ``trades.equity_at_signal``,
+``fills.cash_after`` (the cash right after each fill, so the equity curve can be rebuilt), and
+``bars`` (every closed bar the engine received, per account).
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ ALTER TABLE trades ADD COLUMN account_id INTEGER
     CONSTRAINT fk_trades_account_id_accounts REFERENCES accounts (id);
 UPDATE trades SET account_id = (SELECT min(id) FROM accounts);
 CREATE INDEX ix_trades_account_id ON trades (account_id);
+ALTER TABLE trades ADD COLUMN equity_at_signal FLOAT;
 ALTER TABLE fills ADD COLUMN cash_after FLOAT;
 CREATE TABLE bars (
     account_id INTEGER NOT NULL,

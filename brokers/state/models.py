@@ -141,6 +141,7 @@ class Trade(Base):
     take_profit: Mapped[float] = mapped_column(Float)
     confidence: Mapped[float] = mapped_column(Float)
     risk: Mapped[float] = mapped_column(Float)
+    equity_at_signal: Mapped[float | None] = mapped_column(Float)
     entry_price: Mapped[float | None] = mapped_column(Float)
     entry_time_ms: Mapped[int | None] = mapped_column(Integer)
     entry_fee: Mapped[float | None] = mapped_column(Float)

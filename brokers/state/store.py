@@ -173,6 +173,7 @@ class TradeRow:
     take_profit: float
     confidence: float
     risk: float
+    equity_at_signal: float | None
     entry_price: float | None
     entry_time_ms: int | None
     entry_fee: float | None
@@ -192,8 +193,7 @@ class TradeRow:
         return tuple(o for o in self.orders if o.live)
 
     def record(self, signal: SignalRow | None = None) -> TradeRecord:
-        """This closed trade as the one trade record (its signal gives the time and reasons;
-        the equity at the signal is not kept, so ``risk_pct_of_equity`` is None)."""
+        """This closed trade as the one trade record (its signal gives the time and reasons)."""
         if self.status != "closed":
             raise ValueError(f"trade {self.id} is {self.status}, not closed")
         return TradeRecord(
@@ -203,7 +203,8 @@ class TradeRow:
             size=self.size, stop_loss=self.stop_loss, take_profit=self.take_profit,
             entry_fee=self.entry_fee or 0.0, exit_fee=self.exit_fee or 0.0,
             exit_reason=self.exit_reason, confidence=self.confidence, risk=self.risk,
-            equity_at_signal=None, reasons=tuple(signal.reasons) if signal else ())
+            equity_at_signal=self.equity_at_signal,
+            reasons=tuple(signal.reasons) if signal else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +358,8 @@ class StateStore:
     def create_trade(self, *, symbol: str, side: str, size: float, planned_entry: float,
                      stop_loss: float, take_profit: float, confidence: float, risk: float,
                      signal_id: int | None, valid_until_ms: int | None, now_ms: int,
-                     orders: list[OrderSpec], account_id: int | None = None) -> TradeRow:
+                     orders: list[OrderSpec], account_id: int | None = None,
+                     equity_at_signal: float | None = None) -> TradeRow:
         """A pending trade, its orders ("created") and one event each, in one transaction."""
         _check(side, TRADE_SIDES, "trade side")
         if [o.role for o in orders].count("entry") != 1:
@@ -365,7 +367,7 @@ class StateStore:
         for spec in orders:
             self._check_spec(spec)
         trade = Trade(account_id=account_id, symbol=symbol, side=side, status="pending",
-                      signal_id=signal_id, size=size,
+                      signal_id=signal_id, size=size, equity_at_signal=equity_at_signal,
                       planned_entry=planned_entry, stop_loss=stop_loss, take_profit=take_profit,
                       confidence=confidence, risk=risk, valid_until_ms=valid_until_ms,
                       created_ms=now_ms, updated_ms=now_ms)
