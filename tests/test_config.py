@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -18,11 +19,14 @@ from core.config import (
     apply_overrides,
     config_from_dict,
     load_config,
+    reference_rows,
+    reference_table,
 )
 from core.errors import ConfigError, UserInputError
 from core.timeframes import BINANCE_INTERVALS, timeframe_ms
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+README = REPO_CONFIG.parent / "README.md"
 
 
 def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
@@ -47,7 +51,6 @@ def test_shipped_config_values():
     assert cfg.paper_trading.initial_balance == 10000
     assert cfg.paper_trading.max_positions == 3
     binance = cfg.exchanges.binance
-    assert binance.enabled is True
     assert list(binance.symbols) == ["BTCUSDT"]
     assert binance.ws_url == "wss://stream.binance.com:9443"
     assert binance.rest_url == "https://api.binance.com"
@@ -100,6 +103,53 @@ def test_as_dict_is_json_safe_and_plain():
     assert json.loads(json.dumps(d)) == d
     assert d["exchanges"]["binance"]["symbols"] == ["BTCUSDT"]
     assert set(d) == {f.name for f in dataclasses.fields(AppConfig)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Descriptions and the README's table
+# ---------------------------------------------------------------------------------------------
+
+def _leaves(node: dict, prefix: str = ""):
+    for key, value in node.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, dotted)
+        else:
+            yield dotted
+
+
+def test_every_key_has_a_one_sentence_description():
+    rows = {key: doc for key, _default, doc in reference_rows()}
+    shipped = yaml.safe_load(REPO_CONFIG.read_text(encoding="utf-8"))
+    assert set(_leaves(shipped)) <= rows.keys()
+    for key, doc in rows.items():
+        assert doc[:1].isupper() and doc.endswith("."), key
+        assert not re.search(r"\.\s", doc.replace("e.g.", "")), f"{key}: more than one sentence"
+
+
+def _readme_config_rows() -> dict[str, tuple[str, str]]:
+    section = README.read_text(encoding="utf-8").split("\n## Configuration\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        match = re.fullmatch(r"\| `([^`]+)` \| `([^`]*)` \| (.*) \|", line.strip())
+        if match:
+            rows[match[1]] = (match[2], match[3])
+    return rows
+
+
+def test_readme_config_table_matches_the_schema():
+    """README.md's table must list every key with the schema's default and description (paste
+    ``core.config.reference_table()`` there after changing the schema)."""
+    documented = _readme_config_rows()
+    expected = {key: (default, doc) for key, default, doc in reference_rows()}
+    missing = [key for key in expected if key not in documented]
+    assert not missing, f"keys missing from the README's configuration table: {missing}"
+    unknown = [key for key in documented if key not in expected]
+    assert not unknown, f"README documents keys the config does not have: {unknown}"
+    for key, row in expected.items():
+        assert documented[key] == row, f"README describes {key} differently"
+    assert reference_table() in README.read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,7 +227,7 @@ BAD = [
      "expected a number, got an empty value"),
     ("nan", "go_live:\n  min_sharpe: .nan\n", "go_live.min_sharpe", "finite"),
     ("infinite", "risk_manager:\n  max_daily_loss: .inf\n", "risk_manager.max_daily_loss", "finite"),
-    ("int-as-bool", "exchanges:\n  binance:\n    enabled: 1\n", "exchanges.binance.enabled", "true or false"),
+    ("int-as-bool", "strategy:\n  allow_short: 1\n", "strategy.allow_short", "true or false"),
     ("bool-as-string", "app:\n  log_level: off\n", "app.log_level", "quote"),
     ("symbols-not-list", "exchanges:\n  binance:\n    symbols: BTCUSDT\n", "exchanges.binance.symbols",
      "expected a list"),
@@ -192,6 +242,8 @@ BAD = [
     ("max-positions-zero", "paper_trading:\n  max_positions: 0\n", "paper_trading.max_positions",
      "must be >= 1, got 0"),
     # exchanges.binance
+    ("enabled-retired", "exchanges:\n  binance:\n    enabled: true\n", "exchanges.binance.enabled",
+     "Binance is the only exchange and is always used; remove this key"),
     ("symbols-empty", "exchanges:\n  binance:\n    symbols: []\n", "exchanges.binance.symbols", "at least one"),
     ("symbols-lower", "exchanges:\n  binance:\n    symbols: [btcusdt]\n", "exchanges.binance.symbols",
      "must be upper case, e.g. BTCUSDT"),
@@ -421,7 +473,6 @@ def valid_config_dicts(draw):
         "paper_trading": {"initial_balance": draw(_floats(0, 1e12, lo_open=True)),
                           "max_positions": draw(st.integers(1, 1000))},
         "exchanges": {"binance": {
-            "enabled": draw(st.booleans()),
             "symbols": draw(st.lists(st.from_regex(r"\A[A-Z0-9]{2,20}\Z"), min_size=1, max_size=5, unique=True)),
             "ws_url": draw(st.sampled_from(["ws://", "wss://"])) + draw(st.from_regex(r"\A[a-z0-9.:/]{1,30}\Z")),
             "rest_url": draw(st.sampled_from(["http://", "https://"])) + draw(st.from_regex(r"\A[a-z0-9.:/]{1,30}\Z")),
