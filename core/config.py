@@ -33,6 +33,7 @@ from typing import Any
 
 from core.config_engine import (Fail, build, error, fraction, in_range, leaf_rows, num, one_of,
                                 plain, prefixed, read_yaml, reject_secrets, show, spec)
+from core.exchange_rules import quote_problem
 from core.timeframes import BINANCE_INTERVALS, timeframe_ms
 
 __all__ = ["AppConfig", "DEFAULT_CONFIG_PATH", "RETIRED", "apply_overrides", "config_from_dict",
@@ -55,13 +56,18 @@ _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
 def _symbol(sym: str) -> str | None:
     """What is wrong with a symbol as written in the config, or None."""
     if _SYMBOL_RE.match(sym):
-        return None
+        return quote_problem(sym)
     fixed = re.sub(r"[/\-_: ]", "", sym.strip()).upper()
     if sym != sym.upper() and _SYMBOL_RE.match(fixed):
         return "must be upper case, e.g. BTCUSDT" + ("" if fixed == "BTCUSDT" else f"; write {fixed}")
     if _SYMBOL_RE.match(fixed):
         return f"must be the Binance symbol without separators, e.g. BTCUSDT (write {fixed})"
     return "must be 2 to 20 upper-case letters or digits, e.g. BTCUSDT"
+
+
+def _symbol_name(sym: str) -> str | None:
+    problem = _symbol(sym)
+    return f"{show(sym)} {problem}" if problem else None
 
 
 def _symbols(v: tuple[str, ...]) -> str | None:
@@ -113,6 +119,17 @@ class PaperTradingSection:
 
 
 @dataclass(frozen=True)
+class SymbolRulesOverride:
+    tick_size: float | None = spec(None, "Price step (PRICE_FILTER tickSize), in USDT.", _POSITIVE)
+    lot_step: float | None = spec(None, "Quantity step (LOT_SIZE stepSize), in the base asset.",
+                                  _POSITIVE)
+    min_qty: float | None = spec(None, "Smallest order quantity (LOT_SIZE minQty), in the base "
+                                 "asset.", _NOT_NEGATIVE)
+    min_notional: float | None = spec(None, "Smallest order value, price x quantity (NOTIONAL "
+                                      "minNotional), in USDT.", _NOT_NEGATIVE)
+
+
+@dataclass(frozen=True)
 class BinanceSection:
     symbols: tuple[str, ...] = spec(("BTCUSDT",), "Binance spot symbols to trade, USDT pairs "
                                     "only, e.g. [BTCUSDT, ETHUSDT].", _symbols)
@@ -122,6 +139,10 @@ class BinanceSection:
                                       "DELAYED and no new entries are made.", in_range(5, 3600))
     rest_url: str = spec("https://api.binance.com", "Base URL of the Binance REST API (klines, "
                          "exchangeInfo, server time).", prefixed("http://", "https://"))
+    rules: Mapping[str, SymbolRulesOverride] = spec(
+        {}, "Per-symbol overrides of the exchange's order rules; a field not set comes from "
+        "exchangeInfo (live) or data/exchange_rules.json (backtest).",
+        names=_symbol_name, name_label="SYMBOL")
 
 
 @dataclass(frozen=True)
@@ -146,10 +167,6 @@ class RiskManagerSection:
                               "taker: 0.1).", in_range(0, 5, hi_open=True))
     slippage_percent: float = spec(0.02, "Adverse price move on market and stop fills, in % of "
                                    "the price.", in_range(0, 5, hi_open=True))
-    lot_step: float = spec(0.00001, "Quantity step of every symbol (BTCUSDT's LOT_SIZE "
-                           "stepSize), in the base asset.", _POSITIVE)
-    min_notional: float = spec(5.0, "Smallest order value of every symbol (BTCUSDT's NOTIONAL "
-                               "minNotional), in USDT.", _NOT_NEGATIVE)
 
 
 @dataclass(frozen=True)
@@ -246,9 +263,14 @@ class AppConfig:
 
 
 # Keys that existed once: an old config gets one line saying what to do instead.
+_RULES_HINT = ("each symbol's {what} now comes from the exchange (exchangeInfo live, "
+               "data/exchange_rules.json in a backtest); remove this key, or override one symbol "
+               "with exchanges.binance.rules.BTCUSDT.{key}")
 RETIRED = {
     "exchanges.binance.enabled": "not a setting any more: Binance is the only exchange and is "
                                  "always used; remove this key",
+    "risk_manager.lot_step": _RULES_HINT.format(what="lot step", key="lot_step"),
+    "risk_manager.min_notional": _RULES_HINT.format(what="minimum notional", key="min_notional"),
 }
 
 
@@ -281,11 +303,12 @@ def _validate_swing_lookbacks(cfg: AppConfig) -> None:
 
 
 def _validate_min_notional(cfg: AppConfig) -> None:
-    risk = cfg.risk_manager
-    if risk.min_notional > risk.max_position_size:
-        raise Fail("risk_manager.min_notional",
-                   f"{num(risk.min_notional)} exceeds risk_manager.max_position_size "
-                   f"{num(risk.max_position_size)}, so no order could ever be placed")
+    cap = cfg.risk_manager.max_position_size
+    for symbol, override in cfg.exchanges.binance.rules.items():
+        if override.min_notional is not None and override.min_notional > cap:
+            raise Fail(f"exchanges.binance.rules.{symbol}.min_notional",
+                       f"{num(override.min_notional)} exceeds risk_manager.max_position_size "
+                       f"{num(cap)}, so no order could ever be placed")
 
 
 _CROSS_CHECKS = (_validate_timeframes, _validate_swing_lookbacks, _validate_min_notional)

@@ -30,8 +30,9 @@ from typing import Any
 
 from core.errors import DataError, UserInputError
 
-__all__ = ["FIELDS", "QUOTE_ASSET", "SNAPSHOT_PATH", "SymbolRules", "ceil_to_step",
-           "floor_to_step", "load_snapshot", "quote_problem", "resolve_rules", "snapshot_document"]
+__all__ = ["FIELDS", "QUOTE_ASSET", "SNAPSHOT_PATH", "SymbolRules", "backtest_rules",
+           "ceil_to_step", "floor_to_step", "load_snapshot", "quote_problem", "resolve_rules",
+           "snapshot_document"]
 
 QUOTE_ASSET = "USDT"
 SNAPSHOT_PATH = Path(__file__).resolve().parent.parent / "data" / "exchange_rules.json"
@@ -165,3 +166,8 @@ def resolve_rules(symbols: Iterable[str], known: Mapping[str, SymbolRules | Mapp
                 f"the config, or refresh {SNAPSHOT_NAME} with python -m runners.exchange_rules")
         out[symbol] = SymbolRules(**fields)
     return out
+
+
+def backtest_rules(symbols: Iterable[str], overrides: Mapping[str, Any]) -> dict[str, SymbolRules]:
+    """The rules a backtest uses: the bundled snapshot with the config's overrides on top."""
+    return resolve_rules(symbols, load_snapshot(), overrides, SNAPSHOT_NAME)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.config import load_config
 from core.errors import EXIT_CHECK_FAILED, EXIT_OK, UserInputError
+from core.exchange_rules import backtest_rules
 from core.timeframes import timeframe_ms
 from runners.cli import OneLineErrorParser, iso_date, prepare_output, run_cli
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_data(specs: list[str], config) -> dict[str, Path]:
     """symbol -> path from ``--data`` arguments, or the bundled files of the configured symbols."""
+    from core.exchange_rules import quote_problem
     from klines import symbol_from_filename
 
     if not specs:
@@ -75,6 +77,8 @@ def resolve_data(specs: list[str], config) -> dict[str, Path]:
         if not SYMBOL_PATTERN.fullmatch(symbol):
             raise UserInputError(f"--data {spec}: {symbol!r} is not a Binance symbol "
                                  f"(write it like BTCUSDT=PATH)")
+        if quote_problem(symbol):
+            raise UserInputError(f"--data {spec}: {symbol} {quote_problem(symbol)}")
         if symbol in result:
             raise UserInputError(f"--data {spec}: symbol {symbol} given twice")
         result[symbol] = Path(path)
@@ -210,7 +214,9 @@ def _run(args) -> int:
     if config.app.mode != "paper":
         log.info("app.mode is %s: a backtest always simulates, no order leaves this machine",
                  config.app.mode)
-    klines = load_data(resolve_data(args.data, config), args.start, args.end)
+    paths = resolve_data(args.data, config)
+    backtest_rules(paths, config.exchanges.binance.rules)  # refuse unknown symbols before loading
+    klines = load_data(paths, args.start, args.end)
 
     from runners.backtest_engine import run_backtest
     from runners.progress import ProgressBar

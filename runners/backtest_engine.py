@@ -19,6 +19,7 @@ from analyzers.report import trade_entry
 from brokers.bar_broker import BarBroker
 from brokers.costs import configure_costs
 from core.errors import UserInputError
+from core.exchange_rules import backtest_rules
 from core.records import ExitReason, TradeRecord
 from core.timeframes import signal_feed_name, timeframe_ms
 from core.times import ms_to_iso
@@ -65,6 +66,10 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``."""
     exec_tf = execution_timeframe(klines_by_symbol)
     exec_ms = timeframe_ms(exec_tf)
+    rules = backtest_rules(klines_by_symbol, config.exchanges.binance.rules)
+    for symbol, r in rules.items():
+        log.info("%s order rules: tick %g, step %g, min qty %g, min notional %g USDT", symbol,
+                 r.tick_size, r.lot_step, r.min_qty, r.min_notional)
     signal_tf = config.strategy.signal_timeframe
     signal_ms = timeframe_ms(signal_tf)
     if signal_ms < exec_ms or signal_ms % exec_ms:
@@ -92,8 +97,8 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
             cerebro.adddata(ArrayFeed(bars=signal_bars, name=signal_feed_name(symbol),
                                       stamp_offset_ms=htf_stamp_offset_ms(exec_ms, signal_ms)))
         symbols.append(symbol)
-    settings = StrategySettings.from_config(config, symbols=symbols, exec_bar_ms=exec_ms,
-                                            signal_bar_ms=signal_ms)
+    settings = StrategySettings.from_config(config, symbols=symbols, rules=rules,
+                                            exec_bar_ms=exec_ms, signal_bar_ms=signal_ms)
     cerebro.addstrategy(SmcStrategy, settings=settings, progress=progress)
     cerebro.addanalyzer(EquityRecorder, _name="equity")
     log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(symbols), exec_tf, signal_tf,

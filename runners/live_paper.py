@@ -93,12 +93,15 @@ class Replay:
     def __init__(self, path: str, speed: float, history_bars: int):
         from klines import load_klines
         from fake_exchange import FakeBinance
+        from core.exchange_rules import quote_problem
 
         if not (math.isfinite(speed) and speed > 0):
             raise UserInputError(f"--speed {speed}: must be a number of bars per second > 0")
         klines = load_klines(path)
         if not klines.symbol:
             raise UserInputError(f"--replay {path}: cannot tell the symbol from the file name")
+        if quote_problem(klines.symbol):
+            raise UserInputError(f"--replay {path}: {klines.symbol} {quote_problem(klines.symbol)}")
         if not 0 <= history_bars < len(klines.frame):
             raise UserInputError(f"--history-bars {history_bars}: must be between 0 and "
                                  f"{len(klines.frame) - 1}")

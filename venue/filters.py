@@ -5,19 +5,23 @@
 strings. It returns only the fields the entry has, so ``core.exchange_rules.resolve_rules`` can
 name what is missing (or take it from the config). ``order_filters(rules)`` is the inverse, for
 the fake exchange. ``exchange_rules(exchange, symbols)`` reads them from a ccxt exchange's
-markets (their raw ``info``), loading the markets once.
+markets (their raw ``info``), loading the markets once; ``live_rules`` adds the config's
+overrides on top, for the live engine.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from core.exchange_rules import QUOTE_ASSET, SymbolRules
+from core.exchange_rules import QUOTE_ASSET, SymbolRules, resolve_rules
 from venue.errors import BadSymbolError, WireFormatError
 
-__all__ = ["exchange_rules", "order_filters", "rules_fields"]
+__all__ = ["exchange_rules", "live_rules", "order_filters", "rules_fields"]
+
+log = logging.getLogger("smc.rest")
 
 # (filterType, field in the filter, field of SymbolRules)
 _SOURCES = (
@@ -89,3 +93,23 @@ def exchange_rules(exchange, symbols: Iterable[str]) -> dict[str, dict[str, floa
         except WireFormatError as exc:
             raise BadSymbolError(f"exchangeInfo of {rest_base_url(exchange)}: {exc}") from exc
     return out
+
+
+def live_rules(exchange, symbols: Iterable[str], overrides: Mapping[str, Any]) -> dict[str, SymbolRules]:
+    """Each symbol's rules from exchangeInfo (retried like any REST call) with the config's
+    ``exchanges.binance.rules`` on top; logs what it uses and every override that differs."""
+    from core.retry import retry_transient
+    from venue.rest import rest_base_url
+
+    symbols = list(symbols)
+    fetched = retry_transient(lambda: exchange_rules(exchange, symbols), what="exchangeInfo")
+    source = f"exchangeInfo of {rest_base_url(exchange)}"
+    rules = resolve_rules(symbols, fetched, overrides, source)
+    for symbol, r in rules.items():
+        log.info("%s order rules: tick %g, step %g, min qty %g, min notional %g USDT (%s)",
+                 symbol, r.tick_size, r.lot_step, r.min_qty, r.min_notional, source)
+        for name, value in fetched[symbol].items():
+            if getattr(r, name) != value:
+                log.warning("%s: exchanges.binance.rules.%s.%s %g overrides %g of %s", symbol,
+                            symbol, name, getattr(r, name), value, source)
+    return rules
