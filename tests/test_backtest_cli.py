@@ -210,6 +210,16 @@ def test_bad_config_exits_2(tmp_path):
     assert "risk_manager.max_daily_loss" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_position_cap_below_the_symbols_min_notional_exits_2(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text("risk_manager:\n  max_position_size: 4\n")
+    proc = run_cli("--config", config, "--data", WEEK_1M, "--quiet")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: BTCUSDT: its minimum notional 5 USDT exceeds risk_manager.max_position_size 4, "
+        "so no order could ever be placed"]
+
+
 def test_malformed_data_exits_2_naming_file_and_line(tmp_path):
     bad = tmp_path / "BTCUSDT_bad.csv"
     bad.write_text("timestamp,open,high,low,close,volume\n"
