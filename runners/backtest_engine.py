@@ -67,9 +67,6 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     exec_tf = execution_timeframe(klines_by_symbol)
     exec_ms = timeframe_ms(exec_tf)
     rules = backtest_rules(klines_by_symbol, config.exchanges.binance.rules)
-    for symbol, r in rules.items():
-        log.info("%s order rules: tick %g, step %g, min qty %g, min notional %g USDT", symbol,
-                 r.tick_size, r.lot_step, r.min_qty, r.min_notional)
     signal_tf = config.strategy.signal_timeframe
     signal_ms = timeframe_ms(signal_tf)
     if signal_ms < exec_ms or signal_ms % exec_ms:
@@ -101,6 +98,9 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
                                             exec_bar_ms=exec_ms, signal_bar_ms=signal_ms)
     cerebro.addstrategy(SmcStrategy, settings=settings, progress=progress)
     cerebro.addanalyzer(EquityRecorder, _name="equity")
+    for symbol, r in rules.items():
+        log.info("%s order rules: tick %g, step %g, min qty %g, min notional %g USDT", symbol,
+                 r.tick_size, r.lot_step, r.min_qty, r.min_notional)
     log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(symbols), exec_tf, signal_tf,
              "; ".join(f"{s}: {len(k.frame)} bars {k.frame.index[0]:%Y-%m-%d} .. {k.frame.index[-1]:%Y-%m-%d}"
                        for s, k in klines_by_symbol.items()))
