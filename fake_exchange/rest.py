@@ -1,6 +1,8 @@
 """The REST side of the fake exchange (``shared/docs/binance-protocol.md`` §2).
 
-``/api/v3/ping``, ``time``, ``exchangeInfo`` (all symbols, ``symbol=`` or ``symbols=[...]``),
+``/api/v3/ping``, ``time``, ``exchangeInfo`` (all symbols, ``symbol=`` or ``symbols=[...]``; each
+symbol with its own PRICE_FILTER, LOT_SIZE and NOTIONAL from the server's ``rules``, none for a
+symbol without rules; the other fields and filters are BTCUSDT's [obs] of the protocol doc),
 ``klines`` and ``uiKlines`` (§2.3: default limit 500, values above 1000 are capped at 1000;
 without ``startTime`` the newest rows up to ``endTime`` or the clock; with it the oldest from
 there; ``startTime``/``endTime`` filter on open times, µs values accepted). Only published bars
@@ -23,7 +25,9 @@ import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
+from core.exchange_rules import SymbolRules
 from fake_exchange.ws import dumps
+from venue.filters import order_filters
 from venue.wire import KLINE_INTERVALS, rest_kline_row
 
 __all__ = ["RestMixin"]
@@ -103,7 +107,7 @@ class RestMixin:
                 {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 300000},
             ],
             "exchangeFilters": [],
-            "symbols": [_symbol_info(symbol) for symbol in symbols],
+            "symbols": [_symbol_info(symbol, self.rules.get(symbol)) for symbol in symbols],
         }
 
     def _klines(self, query: dict) -> list:
@@ -175,10 +179,34 @@ def _json_response(connection: ServerConnection, status: int, body, headers: Map
     return response
 
 
-def _symbol_info(symbol: str) -> dict:
-    """One ``symbols[]`` entry of exchangeInfo with the BTCUSDT filters [obs] of the protocol doc."""
+_ORDER_FILTERS = ("PRICE_FILTER", "LOT_SIZE", "NOTIONAL")
+# BTCUSDT's filters [obs] (protocol doc §2.4); the three order filters are each symbol's own.
+_BTCUSDT_FILTERS = (
+    {"filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000",
+     "tickSize": "0.01000000"},
+    {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000",
+     "stepSize": "0.00001000"},
+    {"filterType": "ICEBERG_PARTS", "limit": 25},
+    {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00000000", "maxQty": "97.92836420",
+     "stepSize": "0.00000000"},
+    {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
+     "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000},
+    {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2",
+     "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
+    {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True,
+     "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+    {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+    {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+)
+
+
+def _symbol_info(symbol: str, rules: SymbolRules | None) -> dict:
+    """One ``symbols[]`` entry of exchangeInfo: BTCUSDT's [obs] with ``rules`` as its order filters."""
     quote = next((q for q in _QUOTE_ASSETS if symbol.endswith(q) and len(symbol) > len(q)), symbol[-4:])
     base = symbol[: len(symbol) - len(quote)]
+    own = {f["filterType"]: f for f in order_filters(rules)} if rules is not None else {}
+    filters = [own.get(f["filterType"], f) for f in _BTCUSDT_FILTERS
+               if f["filterType"] not in _ORDER_FILTERS or f["filterType"] in own]
     return {
         "symbol": symbol, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
         "quoteAsset": quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
@@ -189,23 +217,7 @@ def _symbol_info(symbol: str) -> dict:
         "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": True, "cancelReplaceAllowed": True,
         "amendAllowed": True, "pegInstructionsAllowed": True, "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": True,
-        "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": "0.01000000", "maxPrice": "1000000.00000000",
-             "tickSize": "0.01000000"},
-            {"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000",
-             "stepSize": "0.00001000"},
-            {"filterType": "ICEBERG_PARTS", "limit": 25},
-            {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00000000", "maxQty": "97.92836420",
-             "stepSize": "0.00000000"},
-            {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
-             "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000},
-            {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2",
-             "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
-            {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True,
-             "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
-            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
-            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
-        ],
+        "filters": filters,
         "permissions": [], "permissionSets": [["SPOT", "MARGIN"]],
         "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
         "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],

@@ -41,6 +41,7 @@ import numpy as np
 from websockets.asyncio.server import serve
 
 from core.bars import Bars
+from core.exchange_rules import SymbolRules, load_snapshot
 from fake_exchange.faults import FaultsMixin
 from fake_exchange.rest import RestMixin
 from fake_exchange.ws import WebSocketMixin
@@ -70,10 +71,16 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
         Bars (of the merged timeline) already closed at start: REST only, never streamed.
     port : int
         0 picks a free port.
+    rules : dict[str, SymbolRules] | None
+        Order rules served in exchangeInfo per symbol. None: those of the bundled snapshot
+        (``data/exchange_rules.json``); a symbol without rules is served without PRICE_FILTER,
+        LOT_SIZE and NOTIONAL, so the engine refuses to trade it, as it would on a real exchange
+        whose filters it cannot read.
     """
 
     def __init__(self, bars: Mapping[str, Bars], interval: str = "1m", *, speed: float | None = None,
-                 updates_per_bar: int = 3, history_bars: int = 0, port: int = 0):
+                 updates_per_bar: int = 3, history_bars: int = 0, port: int = 0,
+                 rules: Mapping[str, SymbolRules] | None = None):
         if not bars:
             raise ValueError("FakeBinance needs bars for at least one symbol")
         self.interval = interval
@@ -89,6 +96,7 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be > 0 bars per second or None, got {speed}")
         self._bars = {symbol.upper(): series for symbol, series in bars.items()}
+        self.rules = dict(load_snapshot() if rules is None else rules)
         self._times = _union([s.open_time_ms for s in self._bars.values()])
         if len(self._times) == 0:
             raise ValueError("FakeBinance needs at least one bar")

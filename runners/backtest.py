@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.config import load_config
 from core.errors import EXIT_CHECK_FAILED, EXIT_OK, UserInputError
+from core.exchange_rules import backtest_rules
 from core.timeframes import timeframe_ms
 from runners.cli import (OneLineErrorParser, config_notices, data_spec, iso_date,
                          prepare_output, run_cli)
@@ -203,7 +204,9 @@ def _run(args) -> int:
     if config.app.mode != "paper":
         log.info("app.mode is %s: a backtest always simulates, no order leaves this machine",
                  config.app.mode)
-    klines = load_data(resolve_data(args.data, config), args.start, args.end)
+    paths = resolve_data(args.data, config)
+    backtest_rules(paths, config.exchanges.binance.rules)  # refuse unknown symbols before loading
+    klines = load_data(paths, args.start, args.end)
 
     from runners.backtest_engine import run_backtest
     from runners.progress import ProgressBar

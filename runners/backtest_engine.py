@@ -20,6 +20,7 @@ from brokers.bar_broker import BarBroker
 from brokers.costs import configure_costs
 from brokers.ledger import FillLedger
 from core.errors import UserInputError
+from core.exchange_rules import backtest_rules
 from core.records import ExitReason, TradeRecord
 from core.timeframes import signal_feed_name, timeframe_ms
 from core.times import ms_to_iso
@@ -66,6 +67,7 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``."""
     exec_tf = execution_timeframe(klines_by_symbol)
     exec_ms = timeframe_ms(exec_tf)
+    rules = backtest_rules(klines_by_symbol, config.exchanges.binance.rules)
     signal_tf = config.strategy.signal_timeframe
     signal_ms = timeframe_ms(signal_tf)
     if signal_ms < exec_ms or signal_ms % exec_ms:
@@ -95,10 +97,13 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
             cerebro.adddata(ArrayFeed(bars=signal_bars, name=signal_feed_name(symbol),
                                       stamp_offset_ms=offset))
             signal_stamps.append(signal_bars.open_time_ms + offset)
-    settings = StrategySettings.from_config(config, symbols=list(exec_bars), exec_bar_ms=exec_ms,
-                                            signal_bar_ms=signal_ms)
+    settings = StrategySettings.from_config(config, symbols=list(exec_bars), rules=rules,
+                                            exec_bar_ms=exec_ms, signal_bar_ms=signal_ms)
     ledger = FillLedger(cash_after=cerebro.broker.cash_after)
     cerebro.addstrategy(SmcStrategy, settings=settings, sink=ledger, progress=progress)
+    for symbol, r in rules.items():
+        log.info("%s order rules: tick %g, step %g, min qty %g, min notional %g USDT", symbol,
+                 r.tick_size, r.lot_step, r.min_qty, r.min_notional)
     log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(exec_bars), exec_tf, signal_tf,
              "; ".join(f"{s}: {len(k.frame)} bars {k.frame.index[0]:%Y-%m-%d} .. {k.frame.index[-1]:%Y-%m-%d}"
                        for s, k in klines_by_symbol.items()))

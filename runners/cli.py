@@ -71,6 +71,7 @@ def config_notices(config) -> list[str]:
 def data_spec(spec: str, option: str) -> tuple[str, Path]:
     """``[SYMBOL=]PATH`` of ``--data``/``--replay``: the symbol given, or the one the file name
     starts with (``BTCUSDT_spot_1h_...``)."""
+    from core.exchange_rules import quote_problem
     from klines.filenames import symbol_from_filename
 
     symbol, sep, path = spec.partition("=")
@@ -83,6 +84,9 @@ def data_spec(spec: str, option: str) -> tuple[str, Path]:
     if not SYMBOL_PATTERN.fullmatch(symbol):
         raise UserInputError(f"{option} {spec}: {symbol!r} is not a Binance symbol "
                              f"(write it like BTCUSDT=PATH)")
+    problem = quote_problem(symbol)
+    if problem:
+        raise UserInputError(f"{option} {spec}: {symbol} {problem}")
     return symbol, Path(path)
 
 

@@ -38,6 +38,7 @@ from feeds.feed_health import StatusChanges
 from feeds.live_feed import LiveFeedManager
 from strategies.settings import StrategySettings
 from strategies.smc_strategy import SmcStrategy
+from venue import live_rules
 
 __all__ = ["AccountLock", "LiveGate", "PaperSession"]
 
@@ -258,8 +259,10 @@ class PaperSession:
                         cfg.risk_manager.slippage_percent / 100.0)
         for feed in self.manager.feeds():
             cerebro.adddata(feed)
+        # Each symbol's order rules from exchangeInfo, the config's overrides on top.
+        rules = live_rules(self.manager.exchange, self.symbols, cfg.exchanges.binance.rules)
         settings = StrategySettings.from_config(
-            cfg, symbols=self.symbols, exec_bar_ms=timeframe_ms(self.exec_interval),
+            cfg, symbols=self.symbols, rules=rules, exec_bar_ms=timeframe_ms(self.exec_interval),
             signal_bar_ms=timeframe_ms(self.signal_interval), preload=False, close_at_end=False,
             open_positions=restored.positions, day_start_equity=day_start)
         cerebro.addstrategy(

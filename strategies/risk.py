@@ -1,24 +1,28 @@
 """Position sizing: how much to buy so that a stop-out costs at most the allowed risk.
 
-Pure math, no backtrader import; `strategies.sizer.RiskSizer` and the strategy call it.
+Pure math, no backtrader import; the strategy calls ``size_position`` with the account's
+``SizingLimits`` and the symbol's ``SymbolRules`` (``core.exchange_rules``).
 
-The size is the smallest of four caps, then rounded DOWN to the lot step:
+The size is the smallest of three caps, then rounded DOWN to the symbol's lot step:
 
 1. risk:     loss at the stop (price move + entry fee + exit fee, stop filled with slippage)
              <= ``risk_fraction`` x equity;
 2. notional: size x entry <= ``max_notional`` (``risk_manager.max_position_size``, USDT);
 3. cash:     size x entry x (1 + fee) <= free cash (spot: no leverage);
-4. lot:      a multiple of ``lot_step`` (Binance LOT_SIZE stepSize).
+then         a multiple of the symbol's ``lot_step`` (Binance LOT_SIZE stepSize).
 
-If the rounded size is worth less than ``min_notional`` (Binance NOTIONAL filter) the trade is
-skipped with a reason. The loss per unit assumes the stop fills at ``stop x (1 -/+ slippage)``;
-a market gap through the stop can still lose more, which no sizing rule can prevent.
+If the rounded size is below the symbol's ``min_qty`` (LOT_SIZE minQty) or worth less than its
+``min_notional`` (NOTIONAL filter) the trade is skipped with a reason. Entry and stop are the
+prices the orders will carry, already on the symbol's tick (``strategies.setups``). The loss per
+unit assumes the stop fills at ``stop x (1 -/+ slippage)``; a market gap through the stop can
+still lose more, which no sizing rule can prevent.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+
+from core.exchange_rules import SymbolRules
 
 LONG = 1
 SHORT = -1
@@ -26,14 +30,12 @@ SHORT = -1
 
 @dataclass(frozen=True)
 class SizingLimits:
-    """The account rules sizing obeys (fractions, not percents)."""
+    """The account's rules sizing obeys, the same for every symbol (fractions, not percents)."""
 
     risk_fraction: float        # e.g. 0.02 for 2 % of equity at risk per trade
     max_notional: float         # USDT per position
     fee_rate: float             # per side, e.g. 0.001
     slippage_rate: float        # applied against us on the stop fill
-    lot_step: float             # e.g. 0.00001 BTC
-    min_notional: float         # USDT
 
     @classmethod
     def from_config(cls, risk_manager) -> "SizingLimits":
@@ -43,8 +45,6 @@ class SizingLimits:
             max_notional=float(risk_manager.max_position_size),
             fee_rate=risk_manager.fee_percent / 100.0,
             slippage_rate=risk_manager.slippage_percent / 100.0,
-            lot_step=float(risk_manager.lot_step),
-            min_notional=float(risk_manager.min_notional),
         )
 
 
@@ -74,15 +74,9 @@ def loss_per_unit(entry: float, stop: float, side: int, limits: SizingLimits) ->
     return move + limits.fee_rate * (entry + stop_fill)
 
 
-def floor_to_step(size: float, step: float) -> float:
-    """Round ``size`` down to a whole number of ``step``s (tolerant of float noise like 2.9999999)."""
-    steps = math.floor(size / step + 1e-9)
-    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
-    return round(steps * step, decimals + 2)
-
-
 def size_position(
-    equity: float, cash: float, entry: float, stop: float, side: int, limits: SizingLimits
+    equity: float, cash: float, entry: float, stop: float, side: int, limits: SizingLimits,
+    rules: SymbolRules,
 ) -> SizingDecision:
     """Size one entry under every cap; see the module docstring for the rules."""
     if side not in (LONG, SHORT):
@@ -107,10 +101,13 @@ def size_position(
             f"Position size adjusted from {caps['risk']:.8g} to {caps[binding]:.8g} "
             f"({'notional cap' if binding == 'notional' else 'free cash'} "
             f"{limits.max_notional if binding == 'notional' else cash:.2f} USDT)")
-    size = floor_to_step(caps[binding], limits.lot_step)
+    size = rules.qty_down(caps[binding])
     notional = size * entry
-    if notional < limits.min_notional or size <= 0:
+    if size <= 0 or size < rules.min_qty:
+        return SizingDecision(0.0, 0.0, 0.0, binding, tuple(adjustments), skip_reason=(
+            f"size {size:.8g} is below the minimum quantity {rules.min_qty:g}"))
+    if notional < rules.min_notional:
         return SizingDecision(0.0, 0.0, 0.0, binding, tuple(adjustments), skip_reason=(
             f"size {size:.8g} ({notional:.2f} USDT) is below the minimum notional "
-            f"{limits.min_notional:g} USDT"))
+            f"{rules.min_notional:g} USDT"))
     return SizingDecision(size, notional, size * per_unit, binding, tuple(adjustments))

@@ -16,6 +16,12 @@ Orders (decided here, placed by the strategy):
              sizing promised holds on the entry side.
     stop   = block bottom x (1 - stop_buffer)       (beyond the far edge)
     target = entry + take_profit_ratio x (entry - stop)
+    Prices go on the symbol's tick (``tick_size``; 0 leaves them as computed), in one direction
+    for all three orders of a setup: a long's round DOWN, a short's round UP. Entry and stop are
+    rounded first and the target is computed from the rounded pair, so sizing and risk use the
+    prices the orders carry. The rounding moves the entry to a better price (a long buys lower),
+    the stop away from the entry or onto it (a stop never crosses to the wrong side; one that
+    lands on the entry is "stop distance is zero") and the target toward the entry.
     A setup whose stop is more than ``max_stop_fraction`` away from the entry is kept, with
     ``skip_reason`` set, so it is logged but not traded.
 
@@ -38,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.exchange_rules import ceil_to_step, floor_to_step
 from strategies.smc import SmcParams, SmcResult, detect_smc
 
 CONFIDENCE_WEIGHTS = {
@@ -62,6 +69,7 @@ class SetupParams:
     stop_buffer: float = 0.001
     take_profit_ratio: float = 3.0
     max_stop_fraction: float = 0.02
+    tick_size: float = 0.0             # the symbol's price step (StrategySettings.setup_for)
 
     @classmethod
     def from_config(cls, config) -> "SetupParams":
@@ -173,14 +181,16 @@ def find_setups(open_, high, low, close, params: SetupParams = SetupParams(),
         score += CONFIDENCE_WEIGHTS["freshness"] * freshness
 
         c = float(close[tap])
+        tick = params.tick_size
+        to_tick = floor_to_step if side > 0 else ceil_to_step
         if side > 0:
-            entry = min(c, top)
-            stop = bottom * (1.0 - params.stop_buffer)
+            entry = to_tick(min(c, top), tick)
+            stop = to_tick(bottom * (1.0 - params.stop_buffer), tick)
         else:
-            entry = max(c, bottom)
-            stop = top * (1.0 + params.stop_buffer)
+            entry = to_tick(max(c, bottom), tick)
+            stop = to_tick(top * (1.0 + params.stop_buffer), tick)
         distance = abs(entry - stop)
-        target = entry + side * params.take_profit_ratio * distance
+        target = to_tick(entry + side * params.take_profit_ratio * distance, tick)
         skip = None
         if distance <= 0:
             skip = "stop distance is zero"
@@ -189,6 +199,8 @@ def find_setups(open_, high, low, close, params: SetupParams = SetupParams(),
                     f"{params.max_stop_fraction:.2%}")
         elif target <= 0:
             skip = "take-profit below zero"
+        elif target == entry:
+            skip = "take-profit rounds onto the entry"
         setups.append(Setup(side, tap, ob_index, top, bottom, entry, stop, target,
                             round(min(score, 1.0), 6), tuple(reasons), skip))
     setups.sort(key=lambda s: (s.known_at, s.block_index))

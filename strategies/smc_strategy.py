@@ -143,7 +143,7 @@ class SmcStrategy(bt.Strategy):
             preloaded = getattr(signal_feed, "bars", None) if settings.preload else None
             book = _SymbolBook(
                 symbol, exec_feed, signal_feed,
-                SetupTracker(settings.setup, preloaded=preloaded),
+                SetupTracker(settings.setup_for(symbol), preloaded=preloaded),
                 DataGapGuard(settings.exec_bar_ms,
                              settings.gap_cooldown_bars * settings.signal_bar_ms))
             self.books.append(book)
@@ -231,7 +231,8 @@ class SmcStrategy(bt.Strategy):
         if reason is None:
             decision = size_position(self.broker.getvalue(),
                                      self.broker.getcash() - self._reserved_cash(), setup.entry,
-                                     setup.stop, setup.side, self.settings.sizing)
+                                     setup.stop, setup.side, self.settings.sizing,
+                                     self.settings.rules[book.symbol])
             for note in decision.adjustments:
                 log.info("%s: %s", book.symbol, note)
             if not decision:

@@ -12,6 +12,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 WEEK_1M = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
 ETH_1H = ROOT / "data" / "ETHUSDT_spot_1h_2023-01-01_2023-12-31.csv.gz"
+ETH_BTC = ROOT / "tests/fixtures/raw-format-samples/freqtrade-feather/ETH_BTC-5m.feather"
+
+
+def on_grid(value: float, step: float) -> bool:
+    steps = value / step
+    return abs(steps - round(steps)) < 1e-6
 
 REPORT_KEYS = {
     "symbols", "timeframe", "start", "end", "bars", "initial_equity", "final_equity",
@@ -78,6 +84,9 @@ def test_every_trade_obeys_the_risk_rules(default_run):
         assert t["fees"] == pytest.approx(expected_fees, rel=1e-6)
         if t["exit_reason"] == "stop_loss":
             assert t["pnl"] < 0
+        # BTCUSDT's exchange rules: prices on the 0.01 tick, sizes on the 0.00001 step
+        assert on_grid(t["stop_loss"], 0.01) and on_grid(t["take_profit"], 0.01), t
+        assert on_grid(t["size"], 0.00001) and t["notional"] >= 5.0
         # A stop-out loses at most the planned risk, unless the market gapped through the stop.
         if t["exit_reason"] == "stop_loss" and (
                 (t["side"] == "long" and t["exit_price"] >= t["stop_loss"] * (1 - 0.0002 - 1e-9))
@@ -130,6 +139,27 @@ def test_two_symbols_share_max_positions(tmp_path):
     trades = sorted(report["trade_list"], key=lambda t: t["entry_time"])
     for before, after in zip(trades, trades[1:]):
         assert after["entry_time"] >= before["exit_time"], "two positions open with max_positions 1"
+    # each symbol its own rules: ETH sizes on ETHUSDT's 0.0001 step (BTC's 0.00001 would be
+    # refused by Binance), every price on the 0.01 tick
+    eth = [t for t in trades if t["symbol"] == "ETHUSDT"]
+    assert all(on_grid(t["size"], 0.0001) for t in eth)
+    assert any(not on_grid(t["size"], 0.001) for t in eth)  # not merely a coarser grid
+    assert all(on_grid(t["stop_loss"], 0.01) and on_grid(t["take_profit"], 0.01) for t in trades)
+
+
+def test_config_overrides_one_symbols_rules(tmp_path):
+    config = tmp_path / "coarse.yaml"
+    config.write_text("exchanges:\n  binance:\n    rules:\n"
+                      "      BTCUSDT: {lot_step: 0.001, tick_size: 1}\n")
+    proc = run_cli("--config", config, "--from", "2022-01-01", "--report-json",
+                   tmp_path / "r.json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["config"]["exchanges"]["binance"]["rules"]["BTCUSDT"]["lot_step"] == 0.001
+    assert report["trade_list"]
+    for t in report["trade_list"]:
+        assert on_grid(t["size"], 0.001) and on_grid(t["stop_loss"], 1) \
+            and on_grid(t["take_profit"], 1), t
 
 
 def test_from_to_window(tmp_path):
@@ -157,6 +187,11 @@ def test_from_to_window(tmp_path):
     (["--quiet", "--verbose"], "not allowed with"),
     (["--data", "=x.csv"], "not a Binance symbol"),
     (["--data", "BTC/USDT=x.csv"], "not a Binance symbol"),
+    (["--data", str(ETH_BTC)], f"--data {ETH_BTC}: ETHBTC is not quoted in USDT: only USDT pairs "
+                               f"are supported (the account, sizes and P&L are in USDT)"),
+    (["--data", f"ETHBTC={WEEK_1M}"], "ETHBTC is not quoted in USDT"),
+    (["--data", f"ABCUSDT={WEEK_1M}"], "ABCUSDT: order rules unknown (data/exchange_rules.json "
+                                       "has no entry for it); set exchanges.binance.rules.ABCUSDT"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, expected, tmp_path):
     proc = run_cli(*args, cwd=tmp_path)
@@ -173,6 +208,16 @@ def test_bad_config_exits_2(tmp_path):
     proc = run_cli("--config", bad)
     assert proc.returncode == 2
     assert "risk_manager.max_daily_loss" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_position_cap_below_the_symbols_min_notional_exits_2(tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text("risk_manager:\n  max_position_size: 4\n")
+    proc = run_cli("--config", config, "--data", WEEK_1M, "--quiet")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: BTCUSDT: its minimum notional 5 USDT exceeds risk_manager.max_position_size 4, "
+        "so no order could ever be placed"]
 
 
 def test_malformed_data_exits_2_naming_file_and_line(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -18,11 +19,14 @@ from core.config import (
     apply_overrides,
     config_from_dict,
     load_config,
+    reference_rows,
+    reference_table,
 )
 from core.errors import ConfigError, UserInputError
 from core.timeframes import BINANCE_INTERVALS, timeframe_ms
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+README = REPO_CONFIG.parent / "README.md"
 
 
 def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
@@ -47,7 +51,6 @@ def test_shipped_config_values():
     assert cfg.paper_trading.initial_balance == 10000
     assert cfg.paper_trading.max_positions == 3
     binance = cfg.exchanges.binance
-    assert binance.enabled is True
     assert list(binance.symbols) == ["BTCUSDT"]
     assert binance.ws_url == "wss://stream.binance.com:9443"
     assert binance.rest_url == "https://api.binance.com"
@@ -59,8 +62,7 @@ def test_shipped_config_values():
     assert risk.risk_per_trade_percent == 2.0
     assert risk.fee_percent == 0.1
     assert risk.slippage_percent == 0.02
-    assert risk.lot_step == 0.00001
-    assert risk.min_notional == 5.0
+    assert binance.rules == {}
     assert cfg.decision_engine.mode == "heuristic"
     assert cfg.decision_engine.confidence_threshold == 0.70
     assert cfg.strategy.signal_timeframe == "1h"
@@ -103,6 +105,53 @@ def test_as_dict_is_json_safe_and_plain():
 
 
 # ---------------------------------------------------------------------------------------------
+# Descriptions and the README's table
+# ---------------------------------------------------------------------------------------------
+
+def _leaves(node: dict, prefix: str = ""):
+    for key, value in node.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, dotted)
+        else:
+            yield dotted
+
+
+def test_every_key_has_a_one_sentence_description():
+    rows = {key: doc for key, _default, doc in reference_rows()}
+    shipped = yaml.safe_load(REPO_CONFIG.read_text(encoding="utf-8"))
+    assert set(_leaves(shipped)) <= rows.keys()
+    for key, doc in rows.items():
+        assert doc[:1].isupper() and doc.endswith("."), key
+        assert not re.search(r"\.\s", doc.replace("e.g.", "")), f"{key}: more than one sentence"
+
+
+def _readme_config_rows() -> dict[str, tuple[str, str]]:
+    section = README.read_text(encoding="utf-8").split("\n## Configuration\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        match = re.fullmatch(r"\| `([^`]+)` \| `([^`]*)` \| (.*) \|", line.strip())
+        if match:
+            rows[match[1]] = (match[2], match[3])
+    return rows
+
+
+def test_readme_config_table_matches_the_schema():
+    """README.md's table must list every key with the schema's default and description (paste
+    ``core.config.reference_table()`` there after changing the schema)."""
+    documented = _readme_config_rows()
+    expected = {key: (default, doc) for key, default, doc in reference_rows()}
+    missing = [key for key in expected if key not in documented]
+    assert not missing, f"keys missing from the README's configuration table: {missing}"
+    unknown = [key for key in documented if key not in expected]
+    assert not unknown, f"README documents keys the config does not have: {unknown}"
+    for key, row in expected.items():
+        assert documented[key] == row, f"README describes {key} differently"
+    assert reference_table() in README.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
 # Partial files
 # ---------------------------------------------------------------------------------------------
 
@@ -126,6 +175,29 @@ def test_partial_file_takes_defaults(tmp_path):
 @pytest.mark.parametrize("text", ["", "# only a comment\n", "app:\n", "app:\nsmc:\n", "exchanges:\n  binance:\n"])
 def test_empty_file_or_sections_take_all_defaults(tmp_path, text):
     assert load_config(write(tmp_path, text)) == AppConfig()
+
+
+def test_per_symbol_rule_overrides(tmp_path):
+    path = write(tmp_path, """
+        exchanges:
+          binance:
+            rules:
+              ETHUSDT: {lot_step: 0.001}
+              SOLUSDT: {tick_size: 0.01, lot_step: 0.001, min_qty: 0.001, min_notional: 5}
+    """)
+    rules = load_config(path).exchanges.binance.rules
+    assert set(rules) == {"ETHUSDT", "SOLUSDT"}
+    assert rules["ETHUSDT"].lot_step == 0.001 and rules["ETHUSDT"].tick_size is None
+    assert type(rules["SOLUSDT"].min_notional) is float
+    with pytest.raises(TypeError):
+        rules["BTCUSDT"] = rules["ETHUSDT"]  # type: ignore[index]  (read-only)
+    cfg = load_config(path)
+    assert config_from_dict(cfg.as_dict()) == cfg
+    assert cfg.as_dict()["exchanges"]["binance"]["rules"]["ETHUSDT"] == {
+        "tick_size": None, "lot_step": 0.001, "min_qty": None, "min_notional": None}
+    again = apply_overrides(cfg, {"exchanges.binance.rules.ETHUSDT.min_notional": 10})
+    assert again.exchanges.binance.rules["ETHUSDT"].min_notional == 10.0
+    assert again.exchanges.binance.rules["ETHUSDT"].lot_step == 0.001
 
 
 def test_int_accepted_where_float_expected(tmp_path):
@@ -177,7 +249,7 @@ BAD = [
      "expected a number, got an empty value"),
     ("nan", "go_live:\n  min_sharpe: .nan\n", "go_live.min_sharpe", "finite"),
     ("infinite", "risk_manager:\n  max_daily_loss: .inf\n", "risk_manager.max_daily_loss", "finite"),
-    ("int-as-bool", "exchanges:\n  binance:\n    enabled: 1\n", "exchanges.binance.enabled", "true or false"),
+    ("int-as-bool", "strategy:\n  allow_short: 1\n", "strategy.allow_short", "true or false"),
     ("bool-as-string", "app:\n  log_level: off\n", "app.log_level", "quote"),
     ("symbols-not-list", "exchanges:\n  binance:\n    symbols: BTCUSDT\n", "exchanges.binance.symbols",
      "expected a list"),
@@ -192,6 +264,8 @@ BAD = [
     ("max-positions-zero", "paper_trading:\n  max_positions: 0\n", "paper_trading.max_positions",
      "must be >= 1, got 0"),
     # exchanges.binance
+    ("enabled-retired", "exchanges:\n  binance:\n    enabled: true\n", "exchanges.binance.enabled",
+     "Binance is the only exchange and is always used; remove this key"),
     ("symbols-empty", "exchanges:\n  binance:\n    symbols: []\n", "exchanges.binance.symbols", "at least one"),
     ("symbols-lower", "exchanges:\n  binance:\n    symbols: [btcusdt]\n", "exchanges.binance.symbols",
      "must be upper case, e.g. BTCUSDT"),
@@ -201,6 +275,33 @@ BAD = [
      "2 to 20 upper-case letters or digits"),
     ("symbols-duplicate", "exchanges:\n  binance:\n    symbols: [BTCUSDT, ETHUSDT, BTCUSDT]\n",
      "exchanges.binance.symbols", "BTCUSDT is listed twice"),
+    ("symbols-not-usdt", "exchanges:\n  binance:\n    symbols: [BTCUSDT, ETHBTC]\n",
+     "exchanges.binance.symbols", "entry 1 'ETHBTC' is not quoted in USDT: only USDT pairs are supported"),
+    ("symbols-usdt-alone", "exchanges:\n  binance:\n    symbols: [USDT]\n", "exchanges.binance.symbols",
+     "is not quoted in USDT"),
+    # exchanges.binance.rules
+    ("rules-not-mapping", "exchanges:\n  binance:\n    rules: [ETHUSDT]\n", "exchanges.binance.rules",
+     "expected a mapping, got ['ETHUSDT'] (a list)"),
+    ("rules-lower-symbol", "exchanges:\n  binance:\n    rules: {ethusdt: {lot_step: 0.001}}\n",
+     "exchanges.binance.rules.ethusdt", "'ethusdt' must be upper case, e.g. BTCUSDT; write ETHUSDT"),
+    ("rules-not-usdt", "exchanges:\n  binance:\n    rules: {ETHBTC: {lot_step: 0.001}}\n",
+     "exchanges.binance.rules.ETHBTC", "'ETHBTC' is not quoted in USDT"),
+    ("rules-entry-not-mapping", "exchanges:\n  binance:\n    rules: {ETHUSDT: 0.001}\n",
+     "exchanges.binance.rules.ETHUSDT", "expected a mapping of keys"),
+    ("rules-unknown-field", "exchanges:\n  binance:\n    rules: {ETHUSDT: {price: 0.001}}\n",
+     "exchanges.binance.rules.ETHUSDT.price", "unknown key; expected one of tick_size, lot_step"),
+    ("rules-typo-field", "exchanges:\n  binance:\n    rules: {ETHUSDT: {lot_stp: 0.001}}\n",
+     "exchanges.binance.rules.ETHUSDT.lot_stp", "did you mean lot_step?"),
+    ("rules-zero-tick", "exchanges:\n  binance:\n    rules: {ETHUSDT: {tick_size: 0}}\n",
+     "exchanges.binance.rules.ETHUSDT.tick_size", "must be > 0, got 0"),
+    ("rules-string-step", "exchanges:\n  binance:\n    rules: {ETHUSDT: {lot_step: '0.001'}}\n",
+     "exchanges.binance.rules.ETHUSDT.lot_step", "remove the quotes"),
+    ("rules-negative-min-qty", "exchanges:\n  binance:\n    rules: {ETHUSDT: {min_qty: -1}}\n",
+     "exchanges.binance.rules.ETHUSDT.min_qty", "must be >= 0, got -1"),
+    ("rules-min-notional-over-cap",
+     "exchanges:\n  binance:\n    rules: {ETHUSDT: {min_notional: 2000}}\n",
+     "exchanges.binance.rules.ETHUSDT.min_notional",
+     "2000 exceeds risk_manager.max_position_size 1000, so no order could ever be placed"),
     ("ws-url", "exchanges:\n  binance:\n    ws_url: https://stream.binance.com\n", "exchanges.binance.ws_url",
      "must start with ws:// or wss://"),
     ("rest-url", "exchanges:\n  binance:\n    rest_url: api.binance.com\n", "exchanges.binance.rest_url",
@@ -221,10 +322,12 @@ BAD = [
     ("fee-high", "risk_manager:\n  fee_percent: 5\n", "risk_manager.fee_percent", "got 5"),
     ("slippage", "risk_manager:\n  slippage_percent: 5.0\n", "risk_manager.slippage_percent",
      "must be >= 0 and < 5"),
-    ("lot-step", "risk_manager:\n  lot_step: 0\n", "risk_manager.lot_step", "must be > 0"),
-    ("min-notional", "risk_manager:\n  min_notional: -1\n", "risk_manager.min_notional", "must be >= 0"),
-    ("min-notional-over-cap", "risk_manager:\n  max_position_size: 4\n", "risk_manager.min_notional",
-     "exceeds risk_manager.max_position_size"),
+    ("lot-step-moved", "risk_manager:\n  lot_step: 0.00001\n", "risk_manager.lot_step",
+     "each symbol's lot step now comes from the exchange (exchangeInfo live, "
+     "data/exchange_rules.json in a backtest); remove this key, or override one symbol with "
+     "exchanges.binance.rules.BTCUSDT.lot_step"),
+    ("min-notional-moved", "risk_manager:\n  min_notional: 5\n", "risk_manager.min_notional",
+     "exchanges.binance.rules.BTCUSDT.min_notional"),
     # decision_engine
     ("engine-ml", "decision_engine:\n  mode: ml\n", "decision_engine.mode", "ml engine does not exist yet"),
     ("engine-other", "decision_engine:\n  mode: magic\n", "decision_engine.mode", "expected one of heuristic"),
@@ -421,8 +524,10 @@ def valid_config_dicts(draw):
         "paper_trading": {"initial_balance": draw(_floats(0, 1e12, lo_open=True)),
                           "max_positions": draw(st.integers(1, 1000))},
         "exchanges": {"binance": {
-            "enabled": draw(st.booleans()),
-            "symbols": draw(st.lists(st.from_regex(r"\A[A-Z0-9]{2,20}\Z"), min_size=1, max_size=5, unique=True)),
+            "symbols": draw(st.lists(st.from_regex(r"\A[A-Z0-9]{1,16}USDT\Z"), min_size=1, max_size=5, unique=True)),
+            "rules": draw(st.dictionaries(st.from_regex(r"\A[A-Z0-9]{1,16}USDT\Z"), st.fixed_dictionaries({}, optional={
+                "tick_size": _floats(0, 1e6, lo_open=True), "lot_step": _floats(0, 1e6, lo_open=True),
+                "min_qty": _floats(0, 1e6), "min_notional": _floats(0, min(max_position_size, 1000))}), max_size=3)),
             "ws_url": draw(st.sampled_from(["ws://", "wss://"])) + draw(st.from_regex(r"\A[a-z0-9.:/]{1,30}\Z")),
             "rest_url": draw(st.sampled_from(["http://", "https://"])) + draw(st.from_regex(r"\A[a-z0-9.:/]{1,30}\Z")),
         }},
@@ -434,8 +539,6 @@ def valid_config_dicts(draw):
             "risk_per_trade_percent": draw(_floats(0, 10, lo_open=True)),
             "fee_percent": draw(_floats(0, 5, hi_open=True)),
             "slippage_percent": draw(_floats(0, 5, hi_open=True)),
-            "lot_step": draw(_floats(0, 1000, lo_open=True)),
-            "min_notional": draw(_floats(0, max_position_size)),
         },
         "decision_engine": {"mode": "heuristic", "confidence_threshold": draw(_floats(0, 1))},
         "strategy": {"signal_timeframe": signal, "execution_timeframe": execution,

@@ -1,6 +1,7 @@
 """The strategy in-process on real bundled data: guards, shorts, parity of the two setup paths,
 and proof that the lookahead check catches a leak."""
 
+import dataclasses
 from pathlib import Path
 
 import math
@@ -13,6 +14,7 @@ import strategies.setups as setups_module
 from core.config import apply_overrides, load_config
 from klines import Klines, load_klines
 from runners.backtest_engine import run_backtest
+from core.exchange_rules import floor_to_step
 from runners.lookahead import check_lookahead
 from strategies.setups import SetupParams, SetupTracker, find_setups
 from tests.test_setups import DRAWN
@@ -47,9 +49,14 @@ def test_live_and_preloaded_setup_paths_agree(config):
     assert len(seen_pre) > 5
 
 
-def test_setups_are_prefix_invariant_on_real_data(config):
+def with_tick(config, tick: float) -> SetupParams:
+    return dataclasses.replace(SetupParams.from_config(config), tick_size=tick)
+
+
+@pytest.mark.parametrize("tick", [0.0, 0.01, 25.0])
+def test_setups_are_prefix_invariant_on_real_data(config, tick):
     bars = load_klines(BTC_1H, start="2020-01-01", end="2021-01-01").bars()
-    params = SetupParams.from_config(config)
+    params = with_tick(config, tick)
     full = find_setups(bars.open, bars.high, bars.low, bars.close, params)
     for cut in range(300, len(bars), 397):
         prefix = find_setups(bars.open[:cut + 1], bars.high[:cut + 1], bars.low[:cut + 1],
@@ -57,15 +64,40 @@ def test_setups_are_prefix_invariant_on_real_data(config):
         assert prefix == [s for s in full if s.known_at <= cut], f"cut {cut}"
 
 
-def test_every_setup_has_a_stop_on_the_right_side(config):
+@pytest.mark.parametrize("tick", [0.0, 0.01, 25.0])
+def test_every_setup_has_a_stop_on_the_right_side(config, tick):
     bars = load_klines(BTC_1H).bars()
-    for s in find_setups(bars.open, bars.high, bars.low, bars.close, SetupParams.from_config(config)):
+    setups = find_setups(bars.open, bars.high, bars.low, bars.close, with_tick(config, tick))
+    for s in setups:
+        if s.skip_reason in ("stop distance is zero", "take-profit rounds onto the entry"):
+            assert tick > 0, s   # only rounding can put a stop or target onto the entry
+            continue
         if s.side > 0:
             assert s.stop < s.entry < s.take_profit
         else:
             assert s.take_profit < s.entry < s.stop
         assert 0 <= s.confidence <= 1
-        assert s.take_profit - s.entry == pytest.approx(3.0 * (s.entry - s.stop))
+        planned = s.entry + s.side * 3.0 * abs(s.entry - s.stop)
+        if tick:
+            for price in (s.entry, s.stop, s.take_profit):
+                assert floor_to_step(price, tick) == price, s    # on the tick
+            assert -1e-6 <= s.side * (planned - s.take_profit) < tick  # moved toward the entry
+        else:
+            assert s.take_profit == pytest.approx(planned)
+
+
+def test_rounding_direction_long_down_short_up(config):
+    """Each rounded setup against the same setup unrounded: a long's prices round down, a
+    short's up, by less than one tick (the target follows the rounded entry and stop)."""
+    bars = load_klines(BTC_1H, start="2019-01-01", end="2021-01-01").bars()
+    raw = find_setups(bars.open, bars.high, bars.low, bars.close, with_tick(config, 0.0))
+    tick = 10.0
+    rounded = find_setups(bars.open, bars.high, bars.low, bars.close, with_tick(config, tick))
+    assert [(s.known_at, s.block_index) for s in raw] == [(s.known_at, s.block_index) for s in rounded]
+    assert {s.side for s in raw} == {1, -1}
+    for r, s in zip(raw, rounded):
+        for before, after in ((r.entry, s.entry), (r.stop, s.stop)):
+            assert 0 <= s.side * (before - after) < tick, (r, s)
 
 
 def test_lookahead_check_catches_a_leaky_setup_rule(monkeypatch, config, btc_2022):
@@ -162,7 +194,9 @@ def test_second_entry_is_sized_from_cash_net_of_the_first_pending_one(config):
         "paper_trading.initial_balance": 150, "risk_manager.max_position_size": 100,
         "risk_manager.risk_per_trade_percent": 10, "risk_manager.stop_loss_percent": 10,
         "smc.swing_lookback": 2, "smc.htf_swing_lookback": 3,
-        "decision_engine.confidence_threshold": 0.0})
+        "decision_engine.confidence_threshold": 0.0,
+        "exchanges.binance.rules": {s: {"tick_size": 0.01, "lot_step": 1e-5, "min_qty": 1e-5,
+                                        "min_notional": 5.0} for s in klines}})
     result = run_backtest(cfg, klines)
     entry, fee, lot = 102.5, 0.001, 1e-5
     signals = {s["symbol"]: s for s in result.signals}
@@ -176,5 +210,5 @@ def test_second_entry_is_sized_from_cash_net_of_the_first_pending_one(config):
     assert sizes == {"AAAUSDT": pytest.approx(first), "BBBUSDT": pytest.approx(second)}
     assert second < first / 2
     assert signals["CCCUSDT"]["traded"] is False
-    assert "below the minimum notional" in signals["CCCUSDT"]["decision"]
+    assert "is below the minimum" in signals["CCCUSDT"]["decision"]   # no cash left
     assert sum(t.size * t.entry_price * (1 + fee) for t in result.trades) <= 150

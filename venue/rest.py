@@ -42,6 +42,7 @@ __all__ = [
     "fetch_server_time",
     "iter_closed_pages",
     "make_exchange",
+    "rest_base_url",
 ]
 
 log = logging.getLogger("smc.rest")
@@ -72,14 +73,15 @@ def make_exchange(rest_url: str) -> ccxt.binance:
     return exchange
 
 
-def _rest_url(exchange) -> str:
+def rest_base_url(exchange) -> str:
+    """The base URL ``exchange`` was made for (``http://host:port``)."""
     base = exchange.urls["api"]["public"]
     return base[: -len("/api/v3")] if base.endswith("/api/v3") else base
 
 
 def _translate(exc: Exception, exchange, what: str) -> Exception:
     """The class of ``core.errors`` hierarchy for a ccxt exception (the caller raises it ``from exc``)."""
-    where = f"{what} on {_rest_url(exchange)}"
+    where = f"{what} on {rest_base_url(exchange)}"
     if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
         status, retry_after = _rate_limit_details(exc, exchange)
         return RateLimited(f"rate limited ({status or 'code -1003'}) during {where}; "
@@ -124,7 +126,7 @@ def ccxt_symbol(exchange, symbol: str) -> str:
     markets = exchange.markets_by_id.get(symbol.upper()) if exchange.markets_by_id else None
     spot = [m for m in markets or [] if m.get("spot")]
     if not spot:
-        raise BadSymbolError(f"unknown symbol {symbol} on {_rest_url(exchange)}")
+        raise BadSymbolError(f"unknown symbol {symbol} on {rest_base_url(exchange)}")
     return spot[0]["symbol"]
 
 
