@@ -21,6 +21,8 @@ import backtrader as bt
 
 from core.times import date2num_ms
 
+__all__ = ["BarBroker"]
+
 
 class BarBroker(bt.brokers.BackBroker):
     """BackBroker that executes orders only against bars newer than the order."""

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import backtrader as bt
 
+__all__ = ["SpotCommission", "configure_costs"]
+
 
 class SpotCommission(bt.CommInfoBase):
     """Percentage fee on notional, spot style (no leverage, no margin)."""

@@ -127,5 +127,5 @@ class PaperJournal:
     def _spec(self, order: OrderInfo) -> OrderSpec:
         client_id = new_client_order_id(order.role)
         self._client_ids[order.ref] = client_id
-        return OrderSpec(client_id, order.role, order.side, order.order_type, order.price,
-                         order.size)
+        return OrderSpec(role=order.role, side=order.side, order_type=order.order_type,
+                         price=order.price, size=order.size, client_order_id=client_id)

@@ -34,6 +34,8 @@ import backtrader as bt
 from brokers.bar_broker import BarBroker
 from core.times import date2num_ms, utc_datetime
 
+__all__ = ["FormingBar", "PaperBroker"]
+
 
 @dataclass(frozen=True)
 class FormingBar:

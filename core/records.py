@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
-    "ExitReason", "FeedStatus", "OrderRole", "OrderSide", "OrderStatus", "OrderType", "RunMode",
+    "ExitReason", "FeedStatus", "OrderRole", "OrderSide", "OrderStatus", "OrderTerms", "OrderType",
+    "RunMode",
     "RunStatus", "Side", "TradeRecord", "TradeStatus", "trade_pnl",
 ]
 
@@ -78,6 +79,17 @@ class OrderStatus(StrEnum):
 
 _LIVE_ORDER_STATUSES = frozenset({OrderStatus.CREATED, OrderStatus.SUBMITTED,
                                   OrderStatus.ACCEPTED, OrderStatus.PARTIAL})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTerms:
+    """What an order is: its role in its trade, side, type, price (None for market) and size."""
+
+    role: OrderRole
+    side: OrderSide
+    order_type: OrderType
+    price: float | None
+    size: float
 
 
 class TradeStatus(StrEnum):

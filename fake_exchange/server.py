@@ -216,23 +216,13 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
 
     def wait_published(self, index: int, timeout: float = 10.0) -> bool:
         """Wait (speed mode) until ``published_index >= index``; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while self._published < index:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
-        return True
+        return _wait_until(lambda: self._published >= index, timeout)
 
     def wait_connections(self, n: int = 1, timeout: float = 5.0) -> bool:
         """Wait until ``ws_connections >= n``: the n-th connection since start is registered and
         receives every frame published from now on (a client's ``connect()`` can return a moment
         before that); False on timeout. After a drop, wait for the reconnect with ``n + 1``."""
-        deadline = time.monotonic() + timeout
-        while self.ws_connections < n:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
-        return True
+        return _wait_until(lambda: self.ws_connections >= n, timeout)
 
     # ------------------------------------------------------------------------- loop thread
 
@@ -365,6 +355,15 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
         if held:
             await self._send_frames(held)
 
+
+
+def _wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def _union(arrays: list[np.ndarray]) -> np.ndarray:

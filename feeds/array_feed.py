@@ -34,6 +34,8 @@ import numpy as np
 from core.bars import Bars
 from core.times import date2num_ms
 
+__all__ = ["ArrayFeed"]
+
 class ArrayFeed(bt.feed.DataBase):
     """Delivers the bars of a ``Bars`` object; see the module docstring for the params."""
 

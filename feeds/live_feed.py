@@ -162,6 +162,17 @@ class LiveKlineFeed(bt.feed.DataBase):
             self.put_notification(self.DELAYED)
 
 
+@dataclass(frozen=True)
+class RestRetry:
+    """REST calls: tries per call, their back-off, and the pause before a failed backfill is
+    tried again by the consumer."""
+
+    attempts: int
+    base_delay_s: float
+    max_delay_s: float
+    retry_s: float
+
+
 @dataclass
 class _SymbolState:
     symbol: str
@@ -236,11 +247,8 @@ class LiveFeedManager:
         self._warmup_forever = False
         self.clock = clock
         self.wait_s = wait_s
-        self.rest_attempts = rest_attempts
-        self.rest_base_delay_s = rest_base_delay_s
-        self.rest_max_delay_s = rest_max_delay_s
-        self.rest_retry_s = rest_retry_s
         self.poll_s = poll_s
+        self.rest = RestRetry(rest_attempts, rest_base_delay_s, rest_max_delay_s, rest_retry_s)
         self.health = HealthBoard(stale_after_s, self.exec_ms, bar_grace_s, streams=self.symbols)
         self.exchange = make_exchange(rest_url)
         self.stream = KlineStream(ws_url, self.symbols, exec_interval, backoff_base_s=backoff_base_s,
@@ -483,9 +491,9 @@ class LiveFeedManager:
         self._deliver(state, out, live=False)
 
     def _retry(self, fn, what: str, *, forever: bool = False):
-        return retry_transient(fn, attempts=None if forever else self.rest_attempts,
-                               base_delay_s=self.rest_base_delay_s,
-                               max_delay_s=self.rest_max_delay_s, what=what, stop=self._stopping)
+        return retry_transient(fn, attempts=None if forever else self.rest.attempts,
+                               base_delay_s=self.rest.base_delay_s,
+                               max_delay_s=self.rest.max_delay_s, what=what, stop=self._stopping)
 
     def _backfill(self, state: _SymbolState, why: str) -> bool:
         """Fetch the pending gap, or everything after the last delivered bar; True if done."""
@@ -512,7 +520,7 @@ class LiveFeedManager:
         except Exception as exc:  # noqa: BLE001 - TemporaryError after retries, ExchangeError, ...
             self.backfill_failures += 1
             state.retry_count += 1
-            state.retry_at = time.monotonic() + min(60.0, self.rest_retry_s * state.retry_count)
+            state.retry_at = time.monotonic() + min(60.0, self.rest.retry_s * state.retry_count)
             log.error("❌ Failed to fetch live OHLCV data: %s %s backfill: %s; retrying in %.0fs",
                       symbol, why, exc, state.retry_at - time.monotonic())
             return False

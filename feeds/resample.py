@@ -28,6 +28,8 @@ import numpy as np
 from core.timeframes import grid_offset_ms, timeframe_ms
 from core.bars import Bars
 
+__all__ = ["htf_stamp_offset_ms", "period_sums", "resample_bars"]
+
 
 def resample_bars(bars: Bars, timeframe: str) -> Bars:
     """Complete, closed bars of ``timeframe`` built from ``bars`` (see the module docstring).

@@ -90,18 +90,17 @@ def read_raw(path: Path, name: str) -> RawTable:
     if not path.is_file():
         raise DataError(f"{name}: not a file")
     lower = path.name.lower()
-    if lower.endswith(".csv"):
-        return _parse_csv(path.read_bytes(), name)
-    if lower.endswith(".csv.gz"):
-        return _parse_csv(_gunzip(path, name), name)
-    if lower.endswith(".zip"):
-        return _parse_zip(path, name)
-    if lower.endswith(".json"):
-        return _parse_json(path.read_bytes(), name)
-    if lower.endswith(".json.gz"):
-        return _parse_json(_gunzip(path, name), name)
-    if lower.endswith(".feather"):
-        return _parse_feather(path, name)
+    readers = (
+        (".csv", lambda: _parse_csv(path.read_bytes(), name)),
+        (".csv.gz", lambda: _parse_csv(_gunzip(path, name), name)),
+        (".zip", lambda: _parse_zip(path, name)),
+        (".json", lambda: _parse_json(path.read_bytes(), name)),
+        (".json.gz", lambda: _parse_json(_gunzip(path, name), name)),
+        (".feather", lambda: _parse_feather(path, name)),
+    )
+    for suffix, read in readers:
+        if lower.endswith(suffix):
+            return read()
     raise DataError(
         f"{name}: unknown file type; expected .csv, .csv.gz, .zip, .json, .json.gz or .feather"
     )

@@ -13,13 +13,11 @@ import logging
 import sys
 from pathlib import Path
 
-
 from core.config import load_config
 from core.errors import EXIT_CHECK_FAILED, EXIT_OK, UserInputError
 from core.exchange_rules import backtest_rules
 from core.timeframes import timeframe_ms
-from runners.cli import (OneLineErrorParser, config_notices, data_spec, iso_date,
-                         prepare_output, run_cli)
+from runners.cli import config_notices, data_spec, iso_date, prepare_output, run_cli, runner_parser
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
@@ -28,13 +26,10 @@ log = logging.getLogger("smc.backtest")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
-        prog="python -m runners.backtest",
-        description="Backtest the SMC strategy on historical Binance klines.",
-        epilog="exit codes: 0 ok; 1 internal error; 2 bad input (config, data or arguments); "
-               "3 --check-lookahead found differences; 130 interrupted (Ctrl-C)",
-    )
-    parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
+    parser = runner_parser(
+        "backtest", "Backtest the SMC strategy on historical Binance klines.",
+        "0 ok; 1 internal error; 2 bad input (config, data or arguments); 3 --check-lookahead "
+        "found differences; 130 interrupted (Ctrl-C)")
     parser.add_argument("--data", action="append", default=[], metavar="[SYMBOL=]PATH",
                         help="kline file (.csv, .csv.gz, .zip, .json, .feather); repeat for more "
                              "symbols; the symbol comes from the file name unless given as "

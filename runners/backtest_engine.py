@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import backtrader as bt
@@ -51,6 +51,7 @@ class BacktestResult:
     signals: list[dict]
     equity_times_ms: np.ndarray
     equity_values: np.ndarray
+    analyses: dict = field(default_factory=dict)
 
 
 def execution_timeframe(klines_by_symbol: Mapping[str, Klines]) -> str:
@@ -63,8 +64,12 @@ def execution_timeframe(klines_by_symbol: Mapping[str, Klines]) -> str:
 
 
 def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
-                 progress: Callable[[float], None] | None = None) -> BacktestResult:
-    """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``."""
+                 progress: Callable[[float], None] | None = None,
+                 analyzers: Mapping[str, type] | None = None) -> BacktestResult:
+    """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``.
+
+    ``analyzers``: extra backtrader analyzers by name (tests, benchmarks); their
+    ``get_analysis()`` is returned in ``BacktestResult.analyses``."""
     exec_tf = execution_timeframe(klines_by_symbol)
     exec_ms = timeframe_ms(exec_tf)
     rules = backtest_rules(klines_by_symbol, config.exchanges.binance.rules)
@@ -107,6 +112,8 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(exec_bars), exec_tf, signal_tf,
              "; ".join(f"{s}: {len(k.frame)} bars {k.frame.index[0]:%Y-%m-%d} .. {k.frame.index[-1]:%Y-%m-%d}"
                        for s, k in klines_by_symbol.items()))
+    for name, analyzer in (analyzers or {}).items():
+        cerebro.addanalyzer(analyzer, _name=name)
     strategy = cerebro.run()[0]
     # The per-bar equity, rebuilt from the bars and the fills exactly as the broker values the
     # account (analyzers.equity_curve): the paper report uses the same function on its records.
@@ -115,11 +122,11 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
         times, {s: (b.open_time_ms, b.close) for s, b in exec_bars.items()}, ledger.fills,
         config.paper_trading.initial_balance)
     return _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms, times,
-                    values, in_market)
+                    values, in_market, analyzers)
 
 
 def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms, times, values,
-             in_market) -> BacktestResult:
+             in_market, analyzers) -> BacktestResult:
     trades = sorted(strategy.trades_closed, key=lambda t: (t.entry_ms, t.symbol))
     # Open positions were closed in the trade list at the last close less the exit fee; the final
     # equity is that liquidation value, so the trades' P&L adds up to the equity change.
@@ -157,4 +164,6 @@ def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms, ti
         "trade_list": [trade_entry(t) for t in trades],
         "config": config.as_dict(),
     }
-    return BacktestResult(report, trades, [s.as_dict() for s in strategy.signals], times, values)
+    analyses = {name: getattr(strategy.analyzers, name).get_analysis() for name in analyzers or {}}
+    return BacktestResult(report, trades, [s.as_dict() for s in strategy.signals], times, values,
+                          analyses)

@@ -27,11 +27,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import (EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, TemporaryError,
-                         UserInputError)
+from core.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    TemporaryError,
+    UserInputError,
+)
 
 __all__ = ["OneLineErrorParser", "config_notices", "data_spec", "iso_date", "prepare_output",
-           "run_cli"]
+           "run_cli", "runner_parser"]
 
 SPOT_SHORT_NOTICE = (
     "strategy.allow_short is true, but a Binance spot account cannot sell what it does not hold: "
@@ -48,6 +53,17 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
+
+
+def runner_parser(module: str, description: str, exit_codes: str, *,
+                  config: bool = True) -> OneLineErrorParser:
+    """The argument parser of ``python -m runners.<module>``: its exit codes in the epilog and,
+    unless ``config`` is false, the ``--config`` option every runner shares."""
+    parser = OneLineErrorParser(prog=f"python -m runners.{module}", description=description,
+                                epilog=f"exit codes: {exit_codes}")
+    if config:
+        parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
+    return parser
 
 
 def iso_date(text: str):

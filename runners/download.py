@@ -32,7 +32,7 @@ from core.config import load_config
 from core.errors import EXIT_OK, UserInputError
 from core.timeframes import BINANCE_INTERVALS, timeframe_ms
 from core.times import ms_to_iso_z
-from runners.cli import OneLineErrorParser, iso_date, prepare_output, run_cli
+from runners.cli import iso_date, prepare_output, run_cli, runner_parser
 
 log = logging.getLogger("smc.download")
 
@@ -54,13 +54,11 @@ def _symbol(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
-        prog="python -m runners.download",
-        description="Download closed Binance spot klines into the normalized CSV format the "
-                    "backtest reads; resumes an existing file from its last bar.",
-        epilog="exit codes: 0 ok (also when nothing was new); 1 internal or network error; "
-               "2 bad input (arguments, config, unknown symbol, unreadable --out file)",
-    )
+    parser = runner_parser(
+        "download", "Download closed Binance spot klines into the normalized CSV format the "
+        "backtest reads; resumes an existing file from its last bar.",
+        "0 ok (also when nothing was new); 1 internal or network error; 2 bad input (arguments, "
+        "config, unknown symbol, unreadable --out file); 130 interrupted")
     parser.add_argument("--symbol", required=True, type=_symbol, help="Binance id, e.g. BTCUSDT")
     parser.add_argument("--timeframe", required=True, type=_timeframe, help="kline interval, e.g. 1h")
     parser.add_argument("--from", dest="start", type=iso_date,
@@ -71,7 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="output file: .csv or .csv.gz")
     parser.add_argument("--rest-url", default=None,
                         help="REST base URL (default: exchanges.binance.rest_url of the config)")
-    parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
     parser.add_argument("--quiet", action="store_true", help="only warnings, no progress bar")
     return parser
 

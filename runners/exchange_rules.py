@@ -23,26 +23,24 @@ from core.config import load_config
 from core.errors import EXIT_OK
 from core.exchange_rules import SNAPSHOT_PATH, load_snapshot, resolve_rules, snapshot_document
 from core.times import ms_to_iso_z
-from runners.cli import OneLineErrorParser, prepare_output, run_cli
+from runners.cli import prepare_output, run_cli, runner_parser
 from runners.download import check_rest_url
 
 log = logging.getLogger("smc.exchange_rules")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
-        prog="python -m runners.exchange_rules",
-        description="Refresh the exchange rules snapshot (tick size, lot step, minimum quantity "
-                    "and notional per symbol) from a live Binance exchangeInfo.",
-        epilog="exit codes: 0 ok; 1 internal or network error; 2 bad input (arguments, config, "
-               "unknown symbol, a pair not quoted in USDT, a symbol without those filters)")
+    parser = runner_parser(
+        "exchange_rules", "Refresh the exchange rules snapshot (tick size, lot step, minimum "
+        "quantity and notional per symbol) from a live Binance exchangeInfo.",
+        "0 ok; 1 internal or network error; 2 bad input (arguments, config, unknown symbol, a "
+        "pair not quoted in USDT, a symbol without those filters)")
     parser.add_argument("--out", required=True, help="snapshot file to write (JSON), e.g. "
                         "data/exchange_rules.json")
     parser.add_argument("--symbols", nargs="+", metavar="SYMBOL", type=str.upper,
                         help="symbols to read (default: those already in --out)")
     parser.add_argument("--rest-url", default=None,
                         help="REST base URL (default: exchanges.binance.rest_url of the config)")
-    parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
     return parser
 
 

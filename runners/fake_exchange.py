@@ -20,16 +20,15 @@ import sys
 import threading
 
 from core.errors import EXIT_OK, UserInputError
-from runners.cli import OneLineErrorParser, data_spec, run_cli
+from runners.cli import data_spec, run_cli, runner_parser
 
 log = logging.getLogger("smc.fake_exchange")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
-        prog="python -m runners.fake_exchange",
-        description="Serve kline files from a local Binance-compatible exchange on 127.0.0.1.",
-        epilog="exit codes: 0 stopped with Ctrl-C or SIGTERM; 1 internal error; 2 bad input")
+    parser = runner_parser(
+        "fake_exchange", "Serve kline files from a local Binance-compatible exchange on 127.0.0.1.",
+        "0 stopped with Ctrl-C or SIGTERM; 1 internal error; 2 bad input", config=False)
     parser.add_argument("files", nargs="+", metavar="[SYMBOL=]FILE",
                         help="kline files, one per symbol, all of one interval")
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default "

@@ -30,7 +30,7 @@ from pathlib import Path
 from core.config import apply_overrides, load_config
 from core.errors import EXIT_OK, UserInputError
 from core.records import RunMode
-from runners.cli import OneLineErrorParser, config_notices, prepare_output, run_cli
+from runners.cli import config_notices, prepare_output, run_cli, runner_parser
 
 LOG_FILE = Path("logs") / "smc_trading.log"
 BANNER = "✅ Paper Trading Mode - Simulated orders only"
@@ -40,13 +40,10 @@ log = logging.getLogger("smc.live")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
-        prog="python -m runners.live_paper",
-        description="Live paper trading of the SMC strategy on Binance data.",
-        epilog="exit codes: 0 ok (stopped cleanly); 1 internal error, or the exchange failed "
-               "for good; 2 bad input (config, data, arguments, or app.mode real); "
-               "130 interrupted")
-    parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
+    parser = runner_parser(
+        "live_paper", "Live paper trading of the SMC strategy on Binance data.",
+        "0 ok (stopped cleanly); 1 internal error, or the exchange failed for good; 2 bad input "
+        "(config, data, arguments, or app.mode real); 130 interrupted")
     parser.add_argument("--replay", metavar="[SYMBOL=]FILE", action="append", default=[],
                         help="serve this kline file from a local Binance-compatible server and "
                              "trade it through the live path (repeat for more symbols); the "

@@ -25,8 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from brokers.costs import configure_costs
 from brokers.journal import PaperJournal
 from brokers.paper_broker import FormingBar, PaperBroker
-from brokers.restore import (broker_positions, check_market_time, day_start_equity,
-                             restore_account)
+from brokers.restore import broker_positions, check_market_time, day_start_equity, restore_account
 from brokers.state import sqlite_path
 from brokers.state.store import StateStore
 from core.config import apply_overrides

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.records import OrderRole, OrderSide, OrderStatus, OrderType, Side, TradeRecord
+from core.records import OrderRole, OrderStatus, OrderTerms, Side, TradeRecord
 
 __all__ = [
     "BracketSubmitted", "CancelEvent", "EquityPoint", "EventSink", "ExitEvent", "FillEvent",
@@ -36,15 +36,10 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class OrderInfo:
-    """One order as placed: backtrader's ``ref`` and what the order is."""
+class OrderInfo(OrderTerms):
+    """One order as placed: what it is, and backtrader's ``ref`` for it."""
 
     ref: int
-    role: OrderRole
-    side: OrderSide
-    order_type: OrderType
-    price: float | None
-    size: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from core.timeframes import DAY_MS
 
+__all__ = ["DailyLossGuard", "DataGapGuard", "Denial", "max_positions_denial"]
+
 log = logging.getLogger("smc.guards")
 
 

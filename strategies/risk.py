@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 
 from core.exchange_rules import SymbolRules
 
+__all__ = ["LONG", "SHORT", "SizingDecision", "SizingLimits", "loss_per_unit",
+           "size_position"]
+
 LONG = 1
 SHORT = -1
 

@@ -47,6 +47,8 @@ import numpy as np
 from core.exchange_rules import ceil_to_step, floor_to_step
 from strategies.smc import SmcParams, SmcResult, detect_smc
 
+__all__ = ["CONFIDENCE_WEIGHTS", "Setup", "SetupParams", "SetupTracker", "find_setups"]
+
 CONFIDENCE_WEIGHTS = {
     "base": 0.40,
     "displacement": 0.15,

@@ -107,8 +107,9 @@ class _SymbolBook:
 
 
 def _order_info(order: bt.Order, role: OrderRole, price: float | None, size: float) -> OrderInfo:
-    return OrderInfo(order.ref, role, OrderSide.BUY if order.isbuy() else OrderSide.SELL,
-                     _ORDER_TYPES.get(order.exectype, OrderType.MARKET), price, size)
+    return OrderInfo(role=role, side=OrderSide.BUY if order.isbuy() else OrderSide.SELL,
+                     order_type=_ORDER_TYPES.get(order.exectype, OrderType.MARKET), price=price,
+                     size=size, ref=order.ref)
 
 
 class SmcStrategy(bt.Strategy):

@@ -42,6 +42,20 @@ MAX_LIFETIME_S = 23 * 3600 + 50 * 60
 
 
 @dataclass(frozen=True)
+class StreamTiming:
+    """How the reader waits: back-off, lifetime, handshake and ping timeouts, its poll period."""
+
+    backoff_base_s: float
+    backoff_cap_s: float
+    healthy_after_s: float
+    max_lifetime_s: float
+    open_timeout_s: float
+    ping_interval_s: float | None
+    ping_timeout_s: float | None
+    poll_s: float
+
+
+@dataclass(frozen=True)
 class Connected:
     at_ms: int
     connection: int  # 1 for the first connection, then 2, 3, ...
@@ -71,14 +85,8 @@ class KlineStream:
         self.interval = interval
         self.url = combined_stream_url(ws_url, self.symbols, [interval])
         self.queue: queue.Queue = out_queue if out_queue is not None else queue.Queue()
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
-        self.healthy_after_s = healthy_after_s
-        self.max_lifetime_s = max_lifetime_s
-        self.open_timeout_s = open_timeout_s
-        self.ping_interval_s = ping_interval_s
-        self.ping_timeout_s = ping_timeout_s
-        self.poll_s = poll_s
+        self.timing = StreamTiming(backoff_base_s, backoff_cap_s, healthy_after_s, max_lifetime_s,
+                                   open_timeout_s, ping_interval_s, ping_timeout_s, poll_s)
         self.connections = 0
         self.parse_errors = 0
         self.frames = 0
@@ -119,8 +127,8 @@ class KlineStream:
         failures = 0
         while not self._stop.is_set():
             try:
-                conn = connect(self.url, open_timeout=self.open_timeout_s, ping_interval=self.ping_interval_s,
-                               ping_timeout=self.ping_timeout_s, close_timeout=2, max_size=2**20,
+                conn = connect(self.url, open_timeout=self.timing.open_timeout_s, ping_interval=self.timing.ping_interval_s,
+                               ping_timeout=self.timing.ping_timeout_s, close_timeout=2, max_size=2**20,
                                legacy=True)  # a plain connection: this loop closes it
             except Exception as exc:  # noqa: BLE001 - any failure to connect is retried
                 if self._stop.is_set():
@@ -149,7 +157,7 @@ class KlineStream:
             self._put(Disconnected(_now_ms(), reason))
             if self._stop.is_set():
                 break
-            if time.monotonic() - started >= self.healthy_after_s:
+            if time.monotonic() - started >= self.timing.healthy_after_s:
                 failures = 0
             if immediate:
                 log.info("Live kline stream: %s; reconnecting now", reason)
@@ -162,11 +170,11 @@ class KlineStream:
     def _read(self, conn, started: float) -> tuple[str, bool]:
         """Read until the connection ends; returns (reason, reconnect at once)."""
         while not self._stop.is_set():
-            left = self.max_lifetime_s - (time.monotonic() - started)
+            left = self.timing.max_lifetime_s - (time.monotonic() - started)
             if left <= 0:
                 return "connection lifetime reached", True
             try:
-                text = conn.recv(timeout=min(self.poll_s, left))
+                text = conn.recv(timeout=min(self.timing.poll_s, left))
             except TimeoutError:
                 continue
             except ConnectionClosed as exc:
@@ -187,7 +195,7 @@ class KlineStream:
         return "stopped", False
 
     def _delay(self, failures: int) -> float:
-        return Backoff(self.backoff_base_s, self.backoff_cap_s).delay(failures)
+        return Backoff(self.timing.backoff_base_s, self.timing.backoff_cap_s).delay(failures)
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)

@@ -44,8 +44,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from core.bars import Bars
-from core.records import (FeedStatus, OrderRole, OrderSide, OrderStatus, OrderType, RunMode,
-                          RunStatus, Side, TradeRecord, TradeStatus, trade_pnl)
+from core.records import (FeedStatus, OrderRole, OrderSide, OrderStatus, OrderTerms, OrderType,
+                          RunMode, RunStatus, Side, TradeRecord, TradeStatus, trade_pnl)
 from core.timeframes import timeframe_ms
 
 from .db import init_db, session_factory
@@ -68,15 +68,10 @@ RUN_STATUSES = tuple(RunStatus)
 # ---------------------------------------------------------------------------- read models
 
 @dataclass(frozen=True, slots=True)
-class OrderSpec:
-    """An order to create with a trade (or later, e.g. a ``close`` order)."""
+class OrderSpec(OrderTerms):
+    """An order to create with a trade (or later, e.g. a ``close`` order), under our own id."""
 
     client_order_id: str
-    role: str                 # entry | stop_loss | take_profit | close
-    side: str                 # buy | sell
-    order_type: str           # limit | stop | market
-    price: float | None       # None for market orders
-    size: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,19 +568,18 @@ class StateStore:
 
     def equity_curve(self, account_id: int | None = None) -> list[tuple[int, float]]:
         """(time_ms, equity) of every snapshot, in time order."""
-        stmt = select(EquitySnapshot.time_ms, EquitySnapshot.equity)
-        with self._read.begin() as s:
-            rows = s.execute(_of_runs(stmt, EquitySnapshot, account_id)
-                             .order_by(EquitySnapshot.time_ms, EquitySnapshot.id))
-            return [(t, e) for t, e in rows]
+        return self._snapshots(EquitySnapshot.equity, account_id)
 
     def open_position_counts(self, account_id: int | None = None) -> list[tuple[int, int]]:
         """(time_ms, open_positions) of every snapshot, aligned with ``equity_curve()``."""
-        stmt = select(EquitySnapshot.time_ms, EquitySnapshot.open_positions)
+        return self._snapshots(EquitySnapshot.open_positions, account_id)
+
+    def _snapshots(self, column, account_id: int | None) -> list[tuple[int, Any]]:
+        stmt = select(EquitySnapshot.time_ms, column)
         with self._read.begin() as s:
             rows = s.execute(_of_runs(stmt, EquitySnapshot, account_id)
                              .order_by(EquitySnapshot.time_ms, EquitySnapshot.id))
-            return [(t, n) for t, n in rows]
+            return [(t, value) for t, value in rows]
 
     def signals(self, limit: int | None = 100, account_id: int | None = None) -> list[SignalRow]:
         """The latest signals, newest first."""
