@@ -431,10 +431,12 @@ class LiveFeedManager:
                 return True
         return False
 
-    def _push(self, items: list[tuple[_Channel, ClosedBar, bool]]) -> None:
+    def _push(self, items: list[tuple[_Channel, ClosedBar, bool, str | None]]) -> None:
         if not items:
             return
         with self._cond:  # all at once: a signal bar and its exec bar are seen together
+            if self._finished:
+                return    # stopped: nothing more is handed to backtrader
             for channel, bar, live, held in items:
                 channel.items.append((bar, live, held))
                 channel.queued += 1

@@ -359,3 +359,18 @@ def test_each_bar_carries_the_circuit_breaker_of_its_arrival():
     assert len(held) >= 10
     assert all("ETHUSDT DELAYED" in rows[t] and "circuit breaker" in rows[t] for t in held)
     assert rows[at[-1]] is None
+
+
+def test_stop_drops_what_is_queued_and_ends_the_feeds_at_once():
+    """A thousand closed bars waiting for backtrader: after stop() the feeds answer False (the
+    end) at their next look instead of handing out every queued bar first."""
+    with FakeBinance({"BTCUSDT": _WEEK_BARS.slice(0, 1200)}, history_bars=1) as fake:
+        manager = manager_for(fake, warmup=1, signal="1m")
+        manager.start()
+        connected(fake, manager)
+        fake.publish(1000)
+        wait_until(lambda: len(manager.pending("BTCUSDT")) >= 900, timeout=20, what="queued bars")
+        feed = manager.exec_feed("BTCUSDT")
+        manager.stop()
+        assert manager.pending("BTCUSDT") == ()
+        assert feed._load() is False          # noqa: SLF001 - the feed's own backtrader hook
