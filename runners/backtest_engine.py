@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import backtrader as bt
 import numpy as np
 
-from analyzers.equity import EquityRecorder
+from analyzers.equity import equity_record
 from analyzers.metrics import buy_hold_return_pct, summarize
 from analyzers.report import trade_entry
 from brokers.bar_broker import BarBroker
@@ -41,7 +41,9 @@ class BacktestResult:
 
     ``trades`` are the trade records (by entry time), ``signals`` the backtest report's signal
     dicts, and ``equity_times_ms``/``equity_values`` the per-bar mark-to-market equity (each
-    value is the equity at the close of the bar opening at that time).
+    value is the equity at the close of the bar opening at that time; the last one less the
+    liquidation fees of positions still open), ``equity_in_market`` whether a position was open
+    then. ``analyses`` holds ``get_analysis()`` of each extra analyzer given to ``run_backtest``.
     """
 
     report: dict
@@ -49,6 +51,8 @@ class BacktestResult:
     signals: list[dict]
     equity_times_ms: np.ndarray
     equity_values: np.ndarray
+    equity_in_market: np.ndarray | None = None
+    analyses: dict = field(default_factory=dict)
 
 
 def execution_timeframe(klines_by_symbol: Mapping[str, Klines]) -> str:
@@ -61,8 +65,10 @@ def execution_timeframe(klines_by_symbol: Mapping[str, Klines]) -> str:
 
 
 def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
-                 progress: Callable[[float], None] | None = None) -> BacktestResult:
-    """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``."""
+                 progress: Callable[[float], None] | None = None,
+                 analyzers: Mapping[str, type] | None = None) -> BacktestResult:
+    """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``;
+    ``analyzers`` (name -> ``bt.Analyzer`` subclass) are added to the run as well."""
     exec_tf = execution_timeframe(klines_by_symbol)
     exec_ms = timeframe_ms(exec_tf)
     signal_tf = config.strategy.signal_timeframe
@@ -73,7 +79,7 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
             f"{exec_tf}; use data of {signal_tf} or finer")
 
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True)
-    cerebro.broker = BarBroker()
+    cerebro.broker = BarBroker(record_value=True)
     cerebro.broker.setcash(config.paper_trading.initial_balance)
     configure_costs(cerebro.broker, config.risk_manager.fee_percent / 100.0,
                     config.risk_manager.slippage_percent / 100.0)
@@ -95,7 +101,8 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     settings = StrategySettings.from_config(config, symbols=symbols, exec_bar_ms=exec_ms,
                                             signal_bar_ms=signal_ms)
     cerebro.addstrategy(SmcStrategy, settings=settings, progress=progress)
-    cerebro.addanalyzer(EquityRecorder, _name="equity")
+    for name, analyzer in (analyzers or {}).items():
+        cerebro.addanalyzer(analyzer, _name=name)
     log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(symbols), exec_tf, signal_tf,
              "; ".join(f"{s}: {len(k.frame)} bars {k.frame.index[0]:%Y-%m-%d} .. {k.frame.index[-1]:%Y-%m-%d}"
                        for s, k in klines_by_symbol.items()))
@@ -104,7 +111,7 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
 
 
 def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms) -> BacktestResult:
-    equity = strategy.analyzers.equity.get_analysis()
+    equity = equity_record(strategy)
     times, values = equity["times_ms"], np.array(equity["values"], dtype=float)
     trades = sorted(strategy.trades_closed, key=lambda t: (t.entry_ms, t.symbol))
     # Open positions were closed in the trade list at the last close less the exit fee; the final
@@ -144,4 +151,6 @@ def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms) ->
         "trade_list": [trade_entry(t) for t in trades],
         "config": config.as_dict(),
     }
-    return BacktestResult(report, trades, [s.as_dict() for s in strategy.signals], times, values)
+    analyses = {name: a.get_analysis() for name, a in strategy.analyzers.getitems()}
+    return BacktestResult(report, trades, [s.as_dict() for s in strategy.signals], times, values,
+                          equity["in_market"], analyses)
