@@ -88,7 +88,7 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
         bars = klines.bars()
         if len(bars) == 0:
             raise UserInputError(f"{klines.path}: no bars in the selected period")
-        cerebro.adddata(ArrayFeed(bars=bars, name=symbol))
+        exec_feed = cerebro.adddata(ArrayFeed(bars=bars, name=symbol))
         if signal_ms != exec_ms:
             signal_bars = resample_bars(bars, signal_tf)
             if len(signal_bars) == 0:
@@ -96,7 +96,8 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
                     f"{klines.path}: no complete {signal_tf} bar between {klines.frame.index[0]} "
                     f"and {klines.frame.index[-1]}; give a longer period")
             cerebro.adddata(ArrayFeed(bars=signal_bars, name=signal_feed_name(symbol),
-                                      stamp_offset_ms=htf_stamp_offset_ms(exec_ms, signal_ms)))
+                                      stamp_offset_ms=htf_stamp_offset_ms(exec_ms, signal_ms),
+                                      clock=exec_feed))
         symbols.append(symbol)
     settings = StrategySettings.from_config(config, symbols=symbols, exec_bar_ms=exec_ms,
                                             signal_bar_ms=signal_ms)
