@@ -106,8 +106,9 @@ class _SymbolBook:
     bracket: _Bracket | None = None
 
     def __post_init__(self):
-        # The feeds' own line buffers, read on every bar: len(line) and line[0] skip the two
-        # layers of forwarding that len(feed) and feed.datetime[0] go through.
+        # The feeds' line buffers, read on every bar as ``line.lencount`` (what len(feed) returns)
+        # and ``line.array[line._idx]`` (what feed.datetime[0] returns), without the four or
+        # five Python-level calls of backtrader's forwarding that those spellings go through.
         self.exec_times = self.exec_feed.lines.datetime
         self.exec_volumes = self.exec_feed.lines.volume
         self.signal_times = self.signal_feed.lines.datetime
@@ -180,18 +181,18 @@ class SmcStrategy(bt.Strategy):
     def next(self):
         # The strategy clock is the latest datetime among the feeds that have started; adding one
         # execution bar gives the close of the bar just completed.
-        clock = self._clock[0]
+        clock = self._clock.array[self._clock._idx]  # self.datetime[0], see _SymbolBook
         now_ms = num_to_ms(clock) + self.exec_bar_ms
         self.daily_guard.update(now_ms, self.broker.getvalue())
         if self._to_adopt:
             self._place_adopted_exits(now_ms)
         signal_bar_closed = False
         for book in self.books:
-            n = len(book.exec_times)
+            n = book.exec_times.lencount
             if n != book.seen_exec_len:
                 book.seen_exec_len = n
                 self._on_exec_bar(book, clock, now_ms)
-            n = len(book.signal_times)
+            n = book.signal_times.lencount
             if n != book.seen_signal_len:
                 book.seen_signal_len = n
                 signal_bar_closed = True
@@ -212,12 +213,13 @@ class SmcStrategy(bt.Strategy):
         self.next()
 
     def _on_exec_bar(self, book: _SymbolBook, clock: float, now_ms: int) -> None:
-        bar_dt = book.exec_times[0]
+        times, volumes = book.exec_times, book.exec_volumes
+        bar_dt = times.array[times._idx]
         # A bar delivered with the others is stamped with the strategy clock: no conversion.
         open_ms = now_ms - self.exec_bar_ms if bar_dt == clock else num_to_ms(bar_dt)
         guard = book.gap_guard
         blocked_until_ms = guard.blocked_until_ms
-        gap = guard.on_bar(open_ms, book.exec_volumes[0])
+        gap = guard.on_bar(open_ms, volumes.array[volumes._idx])
         if gap:
             already_blocked = open_ms + self.exec_bar_ms < blocked_until_ms
             (log.debug if already_blocked else log.info)(
