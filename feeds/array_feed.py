@@ -55,6 +55,7 @@ class ArrayFeed(bt.feed.DataBase):
         if not isinstance(bars, Bars):
             raise TypeError(f"ArrayFeed needs bars=<core.bars.Bars>, got {type(bars).__name__}")
         self.bars = bars
+        self._times = self.lines.datetime
         stamps = date2num_ms(bars.open_time_ms + int(self.p.stamp_offset_ms))
         self._stamps = stamps
         # Python lists: list[i] yields a float in ~20 ns, numpy scalar access costs several times more.
@@ -98,12 +99,21 @@ class ArrayFeed(bt.feed.DataBase):
         """``next`` with the clock shortcut (installed by ``_start`` when it applies)."""
         clock = self._clock_line
         # Both lines are preloaded, unbounded buffers: ``_idx`` is the delivered bar, ``array`` all.
-        own = self.lines.datetime
+        own = self._times
         upcoming = own._idx + 1
         if (upcoming < len(own.array) and 0 < clock.lencount < len(clock.array)
                 and own.array[upcoming] > clock.array[clock._idx]):
             return False  # the clock is running and has not reached our next bar
         return super().next(datamaster=datamaster, ticks=ticks)
+
+    # Cerebro and every strategy ask each feed for its length and its notifications several times a
+    # cycle; the stock versions cost three Python calls and a list built around a marker each.
+    def __len__(self):
+        return self._times.lencount  # what LineSeries.__len__ reaches through lines[0]
+
+    def get_notifications(self):
+        # No thread feeds this queue: when it is empty the stock method can only return [].
+        return super().get_notifications() if self.notifs else []
 
     @property
     def array_index(self) -> int:
