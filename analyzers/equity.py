@@ -83,8 +83,8 @@ def equity_record(strategy) -> dict:
     clock = strategy.lines.datetime
     if len(clock.array) != bars:
         raise RuntimeError("equity_record needs the whole strategy clock (exactbars off)")
-    if bars != strategy.broker._turns:
-        raise RuntimeError(f"the broker ran {strategy.broker._turns} turns for {bars} strategy "
+    if bars != strategy.broker.turns:
+        raise RuntimeError(f"the broker ran {strategy.broker.turns} turns for {bars} strategy "
                            f"bars: the value history does not line up with the bars")
     values, in_market = strategy.broker.value_history(bars)
     return {

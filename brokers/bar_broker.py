@@ -87,6 +87,11 @@ class BarBroker(bt.brokers.BackBroker):
         self.positions.update(items)
         self._positions_ordered = len(self.positions)
 
+    @property
+    def turns(self) -> int:
+        """How many times ``next`` ran (cerebro's loop turns so far)."""
+        return self._turns
+
     def value_history(self, turns: int) -> tuple[np.ndarray, np.ndarray]:
         """``(values, in_market)``, one per loop turn for the first ``turns`` turns (needs
         ``record_value=True``): the broker value and whether any position was open."""
