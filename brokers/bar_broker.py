@@ -13,11 +13,26 @@ keyword arguments) is also not tried on bars opening at or before ``T``: the sto
 take-profit of a position held from an earlier run may fill from the bar after its entry bar.
 ``cash_after(ref)`` is the cash right after that order filled (several fills can share one loop
 turn), for the journal of a paper account.
+
+Idle cycles are skipped: while no order is submitted, pending or waiting for activation, no
+position is open and no cash is being added, ``BackBroker.next`` could only recompute the value
+it already holds (cash plus zero), so ``next`` returns at once. Everything it would have set
+(``_value``, ``_valuelever``, ``_leverage``, ...) already has that value from the last full
+``next``, so ``getvalue()`` and ``getcash()`` answer exactly as the stock broker would.
+The value adds up the positions in feed order (the order the feeds were added to cerebro),
+whichever symbol filled first, so it is the same to the last bit in a backtest and live.
+
+With ``record_value=True`` the broker keeps its value after every loop turn (its ``next``):
+one mark for each full ``next`` (an idle turn repeats the previous mark).
+``value_history(turns)`` expands the marks to one value and one in-market flag per turn; this is
+what ``getvalue()`` returns anywhere in that turn after the broker ran, the strategy's ``next``
+and analyzers included (nothing in between recomputes it).
 """
 
 from __future__ import annotations
 
 import backtrader as bt
+import numpy as np
 
 from core.times import date2num_ms
 
@@ -27,24 +42,79 @@ __all__ = ["BarBroker"]
 class BarBroker(bt.brokers.BackBroker):
     """BackBroker that executes orders only against bars newer than the order."""
 
+    params = (("record_value", False),)
+
     def start(self):
         super().start()
         self._not_before: dict[int, float] = {}  # order ref -> bar datetime it must exceed
         self._last_tried: dict[int, float] = {}  # order ref -> bar datetime it was last tried on
         self._cash_after: dict[int, float] = {}  # order ref -> broker cash right after its fill
+        self._positions_ordered = 0  # len(positions) when they were last put in feed order
+        # False until a full next() has seen every position flat (and after any fill): a
+        # position set up before the run (PaperBroker) is seen on the first turn.
+        self._flat = False
+        self._turns = 0
+        self._mark_turns: list[int] = []
+        self._mark_values: list[float] = []
+        self._mark_in_market: list[bool] = []
 
     def next(self):
+        self._turns += 1
+        if (self._flat and not self.pending and not self.submitted and not self._toactivate
+                and not self._cash_addition and not self._userhist and not self._fundhist):
+            return
         super().next()
         for order in self._toactivate:
             # Queued for activation because its bracket parent filled on the current bar: it
             # may trade from the next bar of its feed on, never on the fill bar itself.
             self._not_before.setdefault(order.ref, order.data.datetime[0])
+        self._flat = not any(position.size for position in self.positions.values())
+        if self.p.record_value:
+            self._mark_turns.append(self._turns - 1)
+            self._mark_values.append(self._value)
+            self._mark_in_market.append(not self._flat)
+
+    def _get_value(self, datas=None, lever=False):
+        if len(self.positions) != self._positions_ordered:
+            self._order_positions()
+        return super()._get_value(datas=datas, lever=lever)
+
+    def _order_positions(self) -> None:
+        """Keep ``positions`` in feed order. The value adds the positions up in this order, so it
+        does not depend on which symbol happened to fill first."""
+        datas = getattr(getattr(self, "cerebro", None), "datas", ())
+        rank = {id(data): i for i, data in enumerate(datas)}
+        items = sorted(self.positions.items(), key=lambda item: rank.get(id(item[0]), len(rank)))
+        self.positions.clear()
+        self.positions.update(items)
+        self._positions_ordered = len(self.positions)
+
+    @property
+    def turns(self) -> int:
+        """How many times ``next`` ran (cerebro's loop turns so far)."""
+        return self._turns
+
+    def value_history(self, turns: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(values, in_market)``, one per loop turn for the first ``turns`` turns (needs
+        ``record_value=True``): the broker value and whether any position was open."""
+        if not self.p.record_value:
+            raise RuntimeError("BarBroker(record_value=True) is needed for value_history()")
+        if turns > self._turns:
+            raise ValueError(f"{turns} turns asked, the broker ran {self._turns}")
+        starts = np.asarray(self._mark_turns, dtype=np.int64)
+        starts = starts[starts < turns]
+        counts = np.diff(np.append(starts, turns))
+        values = np.repeat(np.asarray(self._mark_values[:len(starts)], dtype=np.float64), counts)
+        in_market = np.repeat(np.asarray(self._mark_in_market[:len(starts)], dtype=np.bool_),
+                              counts)
+        return values, in_market
 
     def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
         result = super()._execute(order, ago=ago, price=price, cash=cash, position=position,
                                   dtcoc=dtcoc)
         if ago is not None and order.executed.size:
             self._cash_after[order.ref] = self.cash
+            self._flat = False
         return result
 
     def cash_after(self, order_ref: int) -> float:

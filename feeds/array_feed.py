@@ -15,6 +15,13 @@ Params:
   bar at its open time (the usual backtrader convention for klines). A higher-timeframe feed built with
   ``feeds.resample.resample_bars`` uses ``htf_stamp_offset_ms(...)`` so it is delivered together with the
   last lower-timeframe bar of its period (see ``feeds.resample``).
+- ``clock`` (None): for a higher-timeframe feed, the lower-timeframe ``ArrayFeed`` it is stamped against
+  (added to cerebro before it, same ``timeframe``/``compression`` params). Cerebro asks every feed for a
+  bar on every cycle and takes the earliest; a 1h feed beside a 1m feed would be advanced and rewound 59
+  times an hour. With ``clock`` set, ``next`` answers "no bar yet" at once when its next bar is stamped
+  after the bar the clock has just delivered, which is exactly when cerebro would have rewound it. It
+  falls back to the stock ``next`` whenever that cannot be known (not preloaded, the clock at its last
+  bar, the clock not ahead of this feed in cerebro's order).
 - ``fromdate`` / ``todate`` (standard ``DataBase`` params) work, and cost nothing: the first and last
   index are found by binary search when the feed starts.
 
@@ -42,6 +49,7 @@ class ArrayFeed(bt.feed.DataBase):
     params = (
         ("bars", None),
         ("stamp_offset_ms", 0),
+        ("clock", None),
     )
 
     def __init__(self):
@@ -49,6 +57,7 @@ class ArrayFeed(bt.feed.DataBase):
         if not isinstance(bars, Bars):
             raise TypeError(f"ArrayFeed needs bars=<core.bars.Bars>, got {type(bars).__name__}")
         self.bars = bars
+        self._times = self.lines.datetime
         stamps = date2num_ms(bars.open_time_ms + int(self.p.stamp_offset_ms))
         self._stamps = stamps
         # Python lists: list[i] yields a float in ~20 ns, numpy scalar access costs several times more.
@@ -72,6 +81,41 @@ class ArrayFeed(bt.feed.DataBase):
         lines = self.lines
         targets = (lines.datetime, lines.open, lines.high, lines.low, lines.close, lines.volume)
         self._pairs = tuple(zip(targets, self._columns))
+        self._clock_line = self._clock_datetime_line()
+        if self._clock_line is not None:
+            self.next = self._next_or_not_yet  # on this instance only: other feeds pay nothing
+
+    def _clock_datetime_line(self):
+        """The clock's datetime line if ``next`` may use it, else None (see the module docstring)."""
+        clock = self.p.clock
+        if clock is None:
+            return None
+        # cerebro._runnext asks the feeds in this order; the clock must have moved before we are asked
+        order = [id(d) for d in sorted(self.getenvironment().datas,
+                                       key=lambda d: (d._timeframe, d._compression))]
+        if id(clock) not in order or order.index(id(clock)) > order.index(id(self)):
+            return None
+        return clock.lines.datetime
+
+    def _next_or_not_yet(self, datamaster=None, ticks=True):
+        """``next`` with the clock shortcut (installed by ``_start`` when it applies)."""
+        clock = self._clock_line
+        # Both lines are preloaded, unbounded buffers: ``_idx`` is the delivered bar, ``array`` all.
+        own = self._times
+        upcoming = own._idx + 1
+        if (upcoming < len(own.array) and 0 < clock.lencount < len(clock.array)
+                and own.array[upcoming] > clock.array[clock._idx]):
+            return False  # the clock is running and has not reached our next bar
+        return super().next(datamaster=datamaster, ticks=ticks)
+
+    # Cerebro and every strategy ask each feed for its length and its notifications several times a
+    # cycle; the stock versions cost three Python calls and a list built around a marker each.
+    def __len__(self):
+        return self._times.lencount  # what LineSeries.__len__ reaches through lines[0]
+
+    def get_notifications(self):
+        # No thread feeds this queue: when it is empty the stock method can only return [].
+        return super().get_notifications() if self.notifs else []
 
     @property
     def array_index(self) -> int:

@@ -43,7 +43,9 @@ class BacktestResult:
 
     ``trades`` are the trade records (by entry time), ``signals`` the backtest report's signal
     dicts, and ``equity_times_ms``/``equity_values`` the per-bar mark-to-market equity (each
-    value is the equity at the close of the bar opening at that time).
+    value is the equity at the close of the bar opening at that time; the last one less the
+    liquidation fees of positions still open), ``equity_in_market`` whether a position was open
+    then. ``analyses`` holds ``get_analysis()`` of each extra analyzer given to ``run_backtest``.
     """
 
     report: dict
@@ -51,6 +53,7 @@ class BacktestResult:
     signals: list[dict]
     equity_times_ms: np.ndarray
     equity_values: np.ndarray
+    equity_in_market: np.ndarray | None = None
     analyses: dict = field(default_factory=dict)
 
 
@@ -90,7 +93,7 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
         bars = klines.bars()
         if len(bars) == 0:
             raise UserInputError(f"{klines.path}: no bars in the selected period")
-        cerebro.adddata(ArrayFeed(bars=bars, name=symbol))
+        exec_feed = cerebro.adddata(ArrayFeed(bars=bars, name=symbol))
         exec_bars[symbol] = bars
         if signal_ms != exec_ms:
             signal_bars = resample_bars(bars, signal_tf)
@@ -100,7 +103,7 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
                     f"and {klines.frame.index[-1]}; give a longer period")
             offset = htf_stamp_offset_ms(exec_ms, signal_ms)
             cerebro.adddata(ArrayFeed(bars=signal_bars, name=signal_feed_name(symbol),
-                                      stamp_offset_ms=offset))
+                                      stamp_offset_ms=offset, clock=exec_feed))
             signal_stamps.append(signal_bars.open_time_ms + offset)
     settings = StrategySettings.from_config(config, symbols=list(exec_bars), rules=rules,
                                             exec_bar_ms=exec_ms, signal_bar_ms=signal_ms)
@@ -166,4 +169,4 @@ def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms, ti
     }
     analyses = {name: getattr(strategy.analyzers, name).get_analysis() for name in analyzers or {}}
     return BacktestResult(report, trades, [s.as_dict() for s in strategy.signals], times, values,
-                          analyses)
+                          in_market, analyses)

@@ -47,6 +47,7 @@ class DailyLossGuard:
         self.max_daily_loss = float(max_daily_loss)
         self.carry = carry
         self._day: int | None = None
+        self._day_opens_ms = self._day_closes_ms = 0  # now_ms in (opens, closes] is in _day
         self._day_start_equity = 0.0
         self._last_equity: float | None = None
         self._locked_day: int | None = None
@@ -62,6 +63,8 @@ class DailyLossGuard:
         The bar's P&L belongs to the day it traded in: a bar closing at 00:00 UTC ends the
         previous day, hence ``now_ms - 1``.
         """
+        if equity == self._last_equity and self._day_opens_ms < now_ms <= self._day_closes_ms:
+            return  # same equity, same day: the update below would change nothing
         day = (now_ms - 1) // DAY_MS
         if day != self._day:
             # The day starts from where the previous day ended (or from the first equity seen),
@@ -71,6 +74,7 @@ class DailyLossGuard:
             else:
                 self._day_start_equity = equity if self._last_equity is None else self._last_equity
             self._day = day
+            self._day_opens_ms, self._day_closes_ms = day * DAY_MS, (day + 1) * DAY_MS
         self._last_equity = equity
         if self._locked_day != day and self.day_pnl <= -self.max_daily_loss:
             self._locked_day = day
@@ -93,7 +97,7 @@ class DataGapGuard:
         self.bar_ms = int(bar_ms)
         self.cooldown_ms = int(cooldown_ms)
         self._last_open_ms: int | None = None
-        self._blocked_until_ms = -1
+        self.blocked_until_ms = -1  # entries are blocked while now_ms < this
 
     def on_bar(self, open_ms: int, volume: float) -> str | None:
         """Feed each closed bar; returns a description of the gap if this bar follows one."""
@@ -106,13 +110,13 @@ class DataGapGuard:
         self._last_open_ms = open_ms
         if problem and self.cooldown_ms > 0:
             # Counted from the close of the bar that follows the hole.
-            self._blocked_until_ms = open_ms + self.bar_ms + self.cooldown_ms
+            self.blocked_until_ms = open_ms + self.bar_ms + self.cooldown_ms
         return problem
 
     def check(self, now_ms: int) -> Denial | None:
-        if now_ms < self._blocked_until_ms:
+        if now_ms < self.blocked_until_ms:
             return Denial("data_gap", "recent missing or empty bars: structure not trusted yet",
-                          until_ms=self._blocked_until_ms)
+                          until_ms=self.blocked_until_ms)
         return None
 
 

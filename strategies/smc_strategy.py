@@ -105,6 +105,14 @@ class _SymbolBook:
     seen_exec_len: int = 0
     bracket: _Bracket | None = None
 
+    def __post_init__(self):
+        # The feeds' line buffers, read on every bar as ``line.lencount`` (what len(feed) returns)
+        # and ``line.array[line._idx]`` (what feed.datetime[0] returns), without the four or
+        # five Python-level calls of backtrader's forwarding that those spellings go through.
+        self.exec_times = self.exec_feed.lines.datetime
+        self.exec_volumes = self.exec_feed.lines.volume
+        self.signal_times = self.signal_feed.lines.datetime
+
 
 def _order_info(order: bt.Order, role: OrderRole, price: float | None, size: float) -> OrderInfo:
     return OrderInfo(role=role, side=OrderSide.BUY if order.isbuy() else OrderSide.SELL,
@@ -167,20 +175,25 @@ class SmcStrategy(bt.Strategy):
                                           for b in self.books))
 
     # ------------------------------------------------------------------ bar loop
+    def start(self):
+        self._clock = self.lines.datetime
+        self._progress = self.p.progress
+
     def next(self):
         # The strategy clock is the latest datetime among the feeds that have started; adding one
         # execution bar gives the close of the bar just completed.
-        now_ms = num_to_ms(self.datetime[0]) + self.exec_bar_ms
+        clock = self._clock.array[self._clock._idx]  # self.datetime[0], see _SymbolBook
+        now_ms = num_to_ms(clock) + self.exec_bar_ms
         self.daily_guard.update(now_ms, self.broker.getvalue())
         if self._to_adopt:
             self._place_adopted_exits(now_ms)
         signal_bar_closed = False
         for book in self.books:
-            n = len(book.exec_feed)
+            n = book.exec_times.lencount
             if n != book.seen_exec_len:
                 book.seen_exec_len = n
-                self._on_exec_bar(book)
-            n = len(book.signal_feed)
+                self._on_exec_bar(book, clock, now_ms)
+            n = book.signal_times.lencount
             if n != book.seen_signal_len:
                 book.seen_signal_len = n
                 signal_bar_closed = True
@@ -192,20 +205,24 @@ class SmcStrategy(bt.Strategy):
         if signal_bar_closed and self._live_seen:
             self._emit_equity(now_ms)
         self._cycles += 1
-        if self.p.progress is not None and not self._cycles & 4095:
-            self.p.progress(sum(len(b.exec_feed) for b in self.books) / self._progress_total)
+        if self._progress is not None and not self._cycles & 4095:
+            self._progress(sum(len(b.exec_times) for b in self.books) / self._progress_total)
 
     def prenext(self):
         # Symbols whose data starts later (or the signal feed's first bar not yet complete)
         # must not hold back the others: trade whatever has bars.
         self.next()
 
-    def _on_exec_bar(self, book: _SymbolBook) -> None:
-        feed = book.exec_feed
-        open_ms = num_to_ms(feed.datetime[0])
-        already_blocked = book.gap_guard.check(open_ms + self.exec_bar_ms) is not None
-        gap = book.gap_guard.on_bar(open_ms, feed.volume[0])
+    def _on_exec_bar(self, book: _SymbolBook, clock: float, now_ms: int) -> None:
+        times, volumes = book.exec_times, book.exec_volumes
+        bar_dt = times.array[times._idx]
+        # A bar delivered with the others is stamped with the strategy clock: no conversion.
+        open_ms = now_ms - self.exec_bar_ms if bar_dt == clock else num_to_ms(bar_dt)
+        guard = book.gap_guard
+        blocked_until_ms = guard.blocked_until_ms
+        gap = guard.on_bar(open_ms, volumes.array[volumes._idx])
         if gap:
+            already_blocked = open_ms + self.exec_bar_ms < blocked_until_ms
             (log.debug if already_blocked else log.info)(
                 "%s %s: %s; no new entries for %.1f h", book.symbol, ms_to_iso(open_ms), gap,
                 book.gap_guard.cooldown_ms / 3_600_000)

@@ -1,4 +1,5 @@
-"""ArrayFeed delivers exactly what PandasData delivers, only faster; stamp offset and array_index."""
+"""ArrayFeed delivers exactly what PandasData delivers, only faster; stamp offset, array_index, and
+the clock shortcut of a higher-timeframe feed (exactly the stock cycles)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import backtrader as bt
 import numpy as np
 import pytest
 
+from core.bars import Bars
 from core.times import date2num_ms
 from feeds.array_feed import ArrayFeed
+from feeds.resample import htf_stamp_offset_ms, resample_bars
 from klines import load_klines
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
 MODES = [dict(), dict(preload=False), dict(runonce=False)]
+MIN, HOUR = 60_000, 3_600_000
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +103,60 @@ def test_date2num_ms_is_bit_identical_to_backtrader():
 def test_bars_param_is_required():
     with pytest.raises(TypeError, match="Bars"):
         ArrayFeed(bars=None)
+
+
+class CycleRecorder(bt.Strategy):
+    """Per cycle: the strategy clock, and each feed's length and datetime."""
+
+    def __init__(self):
+        self.seen = []
+
+    def prenext(self):
+        self.next()
+
+    def next(self):
+        self.seen.append((self.datetime[0],) + tuple(
+            (len(d), d.datetime[0] if len(d) else None) for d in self.datas))
+
+
+def _holey(bars, drop):
+    keep = np.ones(len(bars), dtype=bool)
+    keep[drop] = False
+    return Bars(bars.timeframe_ms, *(getattr(bars, k)[keep] for k in
+                                     ("open_time_ms", "open", "high", "low", "close", "volume")))
+
+
+def _cycles(symbols, use_clock, clock_after=False):
+    cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True)
+    for exec_bars, signal_bars in symbols:
+        exec_feed = ArrayFeed(bars=exec_bars)
+        signal_feed = ArrayFeed(bars=signal_bars, stamp_offset_ms=htf_stamp_offset_ms(MIN, HOUR),
+                                clock=exec_feed if use_clock else None)
+        for feed in ((signal_feed, exec_feed) if clock_after else (exec_feed, signal_feed)):
+            cerebro.adddata(feed)
+    cerebro.addstrategy(CycleRecorder)
+    strategy = cerebro.run()[0]
+    active = [d._clock_line is not None for d in strategy.datas if d.p.clock is not None]
+    return strategy.seen, active
+
+
+def test_clock_shortcut_gives_exactly_the_stock_cycles(week):
+    bars = week.bars().slice(0, 3000)
+    hour_ends = np.flatnonzero((bars.open_time_ms + MIN) % HOUR == 0)
+    rng = np.random.default_rng(3)
+    # holes: some hours lose their last minute (the hour then arrives alone), random minutes go,
+    # and the second symbol's execution bars end before its last signal bar
+    first = _holey(bars, np.r_[hour_ends[::4], rng.choice(len(bars), 200, replace=False)])
+    second = _holey(bars.slice(7, None), np.r_[np.arange(2600, 2993), hour_ends[1::5] - 7])
+    symbols = [(first, resample_bars(bars, "1h")), (second, resample_bars(bars.slice(60), "1h"))]
+    stock, _ = _cycles(symbols, use_clock=False)
+    fast, active = _cycles(symbols, use_clock=True)
+    assert active == [True, True]
+    assert fast == stock
+    alone = sum(1 for before, after in zip(stock, stock[1:])
+                for e, g in ((1, 2), (3, 4)) if after[g][0] > before[g][0] and after[e] == before[e])
+    assert alone > 10  # cycles that brought a signal bar without its execution bar are in there
+    # a clock that cerebro asks after the feed cannot be used: stock behaviour
+    misordered, active = _cycles(symbols, use_clock=True, clock_after=True)
+    assert active == [False, False]
+    assert misordered == _cycles(symbols, use_clock=False, clock_after=True)[0]

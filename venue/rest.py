@@ -27,14 +27,16 @@ import re
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-import ccxt
 import numpy as np
 
 from core.bars import Bars
 from core.errors import RateLimited, TemporaryError
 from core.retry import retry_transient
 from core.timeframes import timeframe_ms
+from venue.ccxt_loader import ccxt_package
 from venue.errors import BadRequestError, BadSymbolError, ExchangeError
+
+ccxt = ccxt_package()  # Binance only: not the ~105 exchanges of ``import ccxt`` (see ccxt_loader)
 
 __all__ = [
     "ccxt_symbol",
