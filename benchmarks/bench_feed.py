@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import backtrader as bt  # noqa: E402
+import backtrader as bt
 
-from feeds.array_feed import ArrayFeed  # noqa: E402
-from klines import load_klines  # noqa: E402
+from feeds.array_feed import ArrayFeed
+from klines import load_klines
 
 DATA = ROOT.parent / "shared" / "data" / "BTCUSDT_spot_1m_2023-01-01_2023-12-31.csv.gz"
 

@@ -43,14 +43,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import backtrader as bt  # noqa: E402
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
+import backtrader as bt
+import numpy as np
+import yaml
 
-from core.config import apply_overrides, load_config  # noqa: E402
-from core.times import num_to_ms  # noqa: E402
-from klines import load_klines  # noqa: E402
-from fake_exchange import FakeBinance  # noqa: E402
+from core.config import apply_overrides, load_config
+from core.times import num_to_ms
+from fake_exchange import FakeBinance
+from klines import load_klines
 
 DATA = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
 SYMBOL = "BTCUSDT"
@@ -163,7 +163,7 @@ def bench_latency(args, results: dict) -> None:
             def run():
                 try:
                     session.run()
-                except BaseException as exc:  # noqa: BLE001 - reported below
+                except BaseException as exc:
                     errors.append(exc)
 
             began = time.perf_counter()
@@ -502,13 +502,13 @@ def main() -> int:
     if not args.skip_latency:
         try:
             bench_latency(args, results)
-        except Exception as exc:  # noqa: BLE001 - report and go on to the other measurements
+        except Exception as exc:
             why["latency"] = f"{type(exc).__name__}: {exc}"
             print(f"    could not measure latency: {why['latency']}")
     if not args.skip_process:
         try:
             bench_process(args, results)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             why["process"] = f"{type(exc).__name__}: {exc}"
             print(f"    could not measure the subprocess: {why['process']}")
 

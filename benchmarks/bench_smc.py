@@ -26,7 +26,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from strategies.smc import SmcParams, detect_smc  # noqa: E402
+from strategies.smc import SmcParams, detect_smc
 
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "BTCUSDT_spot_1m_2023-01-01_2023-12-31.csv.gz"
 

@@ -30,8 +30,17 @@ from collections.abc import Callable
 
 from brokers.state.store import OrderSpec, StateStore
 from core.records import OrderRole, OrderStatus
-from strategies.events import (BracketSubmitted, CancelEvent, EquityPoint, ExitEvent, FillEvent,
-                               OrderInfo, OrderUpdate, PositionAdopted, SignalEvent)
+from strategies.events import (
+    BracketSubmitted,
+    CancelEvent,
+    EquityPoint,
+    ExitEvent,
+    FillEvent,
+    OrderInfo,
+    OrderUpdate,
+    PositionAdopted,
+    SignalEvent,
+)
 
 __all__ = ["PaperJournal", "new_client_order_id"]
 

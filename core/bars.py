@@ -63,7 +63,7 @@ class Bars:
         """Time at which each bar is complete: ``open_time_ms + timeframe_ms`` (exclusive end)."""
         return self.open_time_ms + self.timeframe_ms
 
-    def slice(self, start: int | None = None, stop: int | None = None) -> "Bars":
+    def slice(self, start: int | None = None, stop: int | None = None) -> Bars:
         """Bars ``start:stop`` (positions, Python slice rules); the arrays are views, not copies."""
         window = slice(start, stop)
         return Bars(
@@ -77,7 +77,7 @@ class Bars:
         )
 
     @classmethod
-    def from_frame(cls, frame: "pd.DataFrame", timeframe_ms: int) -> "Bars":
+    def from_frame(cls, frame: pd.DataFrame, timeframe_ms: int) -> Bars:
         """From a frame with a UTC ``DatetimeIndex`` of open times and open/high/low/close/volume columns."""
         index = frame.index
         import pandas as pd  # here, not at the top: the live engine never loads pandas (~80 MB)
@@ -92,7 +92,7 @@ class Bars:
             *(frame[name].to_numpy(dtype=np.float64) for name in _PRICE_FIELDS),
         )
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """The bars as a frame indexed by a UTC ``DatetimeIndex`` named ``open_time``."""
         import pandas as pd
 

@@ -171,7 +171,7 @@ def read_yaml(path: Path, source: str) -> Any:
     except OSError as e:
         raise error(source, None, f"cannot read config file: {e.strerror or e}") from None
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as e:
         # Built from the parts, not str(e): that would quote the offending line, maybe a secret.
         mark = e.problem_mark or e.context_mark

@@ -33,7 +33,7 @@ class Side(StrEnum):
         return 1 if self is Side.LONG else -1
 
     @classmethod
-    def of(cls, sign: int) -> "Side":
+    def of(cls, sign: int) -> Side:
         return cls.LONG if sign > 0 else cls.SHORT
 
 

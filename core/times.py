@@ -12,7 +12,7 @@ No pandas and no backtrader here: the live engine imports this module.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fractions import Fraction
 
 import numpy as np
@@ -24,7 +24,7 @@ __all__ = ["date2num_ms", "ms_to_iso", "ms_to_iso_z", "num_to_ms", "utc_datetime
 
 def utc_datetime(ms: int) -> datetime:
     """Epoch milliseconds -> timezone-aware UTC ``datetime``."""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def ms_to_iso(ms: int | None) -> str | None:

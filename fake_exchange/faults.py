@@ -20,8 +20,8 @@ import time
 
 from websockets.exceptions import ConnectionClosed
 
-from venue.wire import combined
 from fake_exchange.ws import dumps
+from venue.wire import combined
 
 __all__ = ["FaultsMixin"]
 

@@ -145,7 +145,7 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
         self._require_started()
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "FakeBinance":
+    def start(self) -> FakeBinance:
         """Start listening; returns once the port accepts connections."""
         if self._thread is not None:
             raise RuntimeError("FakeBinance already started")
@@ -169,7 +169,7 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
         self._thread.join(10)
         self._thread = None
 
-    def __enter__(self) -> "FakeBinance":
+    def __enter__(self) -> FakeBinance:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -245,7 +245,7 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._main())
-        except BaseException as exc:  # noqa: BLE001 - reported to start() or logged
+        except BaseException as exc:
             if not self._ready.is_set():
                 self._startup_error = exc
                 self._ready.set()

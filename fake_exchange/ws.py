@@ -94,7 +94,7 @@ class WebSocketMixin:
                 await asyncio.wait_for(client.ws.send(text), SEND_TIMEOUT_S)
         except ConnectionClosed:
             pass
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("dropping a WebSocket client that stopped reading")
             client.ws.transport.abort()
 

@@ -31,8 +31,8 @@ dropped when the data starts inside it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class ClosedBar:
     volume: float
 
     @classmethod
-    def from_update(cls, update) -> "ClosedBar":
+    def from_update(cls, update) -> ClosedBar:
         return cls(int(update.open_time_ms), float(update.open), float(update.high), float(update.low),
                    float(update.close), float(update.volume))
 

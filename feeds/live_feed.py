@@ -44,14 +44,21 @@ import backtrader as bt
 import numpy as np
 
 from core.errors import UserInputError
+from core.retry import Stopped, retry_transient
 from core.timeframes import signal_feed_name, timeframe_ms
 from core.times import date2num_ms
 from feeds.bar_assembler import BarAssembler, ClosedBar, Gap, HtfAggregator
 from feeds.feed_health import DISCONNECTED, LIVE, HealthBoard
 from feeds.resample import htf_stamp_offset_ms
-from core.retry import Stopped, retry_transient
-from venue import (Connected, Disconnected, KlineStream, KlineUpdate, fetch_closed_bars,
-                   fetch_server_time, make_exchange)
+from venue import (
+    Connected,
+    Disconnected,
+    KlineStream,
+    KlineUpdate,
+    fetch_closed_bars,
+    fetch_server_time,
+    make_exchange,
+)
 
 __all__ = ["LiveFeedManager", "LiveKlineFeed"]
 
@@ -346,7 +353,7 @@ class LiveFeedManager:
         out["signal_bars_queued"] = state.signal_channel.queued if state.signal_channel else 0
         return out
 
-    def start(self, *, until_stopped: bool = False) -> "LiveFeedManager":
+    def start(self, *, until_stopped: bool = False) -> LiveFeedManager:
         """Connect the stream, fetch the warm-up bars, start consuming.
 
         The warm-up's REST calls are retried ``rest_attempts`` times, then the error is raised;
@@ -385,7 +392,7 @@ class LiveFeedManager:
         if self._consumer is not None and self._consumer is not threading.current_thread():
             self._consumer.join(timeout)
 
-    def __enter__(self) -> "LiveFeedManager":
+    def __enter__(self) -> LiveFeedManager:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -468,7 +475,7 @@ class LiveFeedManager:
             try:
                 self.bar_sink(state.symbol, [(item[0].interval_ms, item[1]) for item in items],
                               live)
-            except Exception:  # noqa: BLE001 - recording bars must never stop the feed
+            except Exception:
                 log.exception("%s: could not record %d bar(s)", state.symbol, len(items))
 
     def _warm_up(self, state: _SymbolState) -> None:
@@ -519,7 +526,7 @@ class LiveFeedManager:
             log.error("❌ Failed to fetch live OHLCV data: %s %s backfill: %s", symbol, why, exc)
             self._deliver(state, assembler.accept_backfill(()), live=True)
             return True
-        except Exception as exc:  # noqa: BLE001 - TemporaryError after retries, ExchangeError, ...
+        except Exception as exc:
             self.backfill_failures += 1
             state.retry_count += 1
             state.retry_at = time.monotonic() + min(60.0, self.rest.retry_s * state.retry_count)
@@ -548,7 +555,7 @@ class LiveFeedManager:
                 except queue.Empty:
                     continue
                 self._handle(item)
-            except Exception:  # noqa: BLE001 - one bad event must not stop the feed
+            except Exception:
                 log.exception("live feed consumer: unexpected error (continuing)")
 
     def _retry_due(self) -> None:

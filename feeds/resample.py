@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.timeframes import grid_offset_ms, timeframe_ms
 from core.bars import Bars
+from core.timeframes import grid_offset_ms, timeframe_ms
 
 __all__ = ["htf_stamp_offset_ms", "period_sums", "resample_bars"]
 

@@ -28,13 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.bars import Bars
 from core.errors import DataError
 from core.timeframes import grid_offset_ms, timeframe_from_ms, timeframe_ms
-from core.bars import Bars
 from core.times import ms_to_iso_z
 from klines.filenames import symbol_from_filename, timeframe_from_filename
 from klines.formats import PRICE_COLUMNS, RawTable, read_raw, where
-
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,7 @@ def run_cli(body: Callable[[], int], *, logger: logging.Logger | None = None,
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - the one outer handler that maps crashes to exit code 1
+    except Exception:
         logger.exception("internal error")
         return EXIT_INTERNAL
 

@@ -56,7 +56,7 @@ def refresh_snapshot(rest_url: str, symbols: list[str], out: Path) -> dict:
     rules = resolve_rules(symbols, fetched, {}, source)  # every field present, USDT pairs only
     doc = snapshot_document(rules, f"Binance spot order rules read from {source} by "
                                    f"python -m runners.exchange_rules.",
-                            {symbol: source for symbol in rules})
+                            dict.fromkeys(rules, source))
     temp = out.with_name(f".{out.name}.part")
     temp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     os.replace(temp, out)

@@ -41,7 +41,7 @@ class SizingLimits:
     slippage_rate: float        # applied against us on the stop fill
 
     @classmethod
-    def from_config(cls, risk_manager) -> "SizingLimits":
+    def from_config(cls, risk_manager) -> SizingLimits:
         """Build from a ``RiskManagerSection`` (percent values in the config become fractions)."""
         return cls(
             risk_fraction=risk_manager.risk_per_trade_percent / 100.0,

@@ -73,7 +73,7 @@ class StrategySettings:
     @classmethod
     def from_config(cls, config, *, symbols, rules: Mapping[str, SymbolRules], exec_bar_ms: int,
                     signal_bar_ms: int, preload: bool = True, close_at_end: bool = True,
-                    open_positions=(), day_start_equity=None) -> "StrategySettings":
+                    open_positions=(), day_start_equity=None) -> StrategySettings:
         risk, strategy = config.risk_manager, config.strategy
         symbols = tuple(symbols)
         for symbol in symbols:

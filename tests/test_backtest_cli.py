@@ -58,14 +58,14 @@ def test_default_run_prints_summary(default_run):
 
 def test_report_contract(default_run):
     _, report, _ = default_run
-    assert REPORT_KEYS <= set(report)
+    assert set(report) >= REPORT_KEYS
     assert report["trades"] == len(report["trade_list"]) > 20
     assert 0 <= report["win_rate"] <= 1
     assert report["config"]["app"]["mode"] == "paper"
     for day, equity in report["equity_curve"]:
         assert len(day) == 10 and equity > 0
     for trade in report["trade_list"]:
-        assert TRADE_KEYS <= set(trade)
+        assert set(trade) >= TRADE_KEYS
         assert trade["exit_reason"] in {"stop_loss", "take_profit", "end_of_data"}
 
 

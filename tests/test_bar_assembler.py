@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.bar_assembler import BarAssembler, ClosedBar, Gap, HtfAggregator
 from core.bars import Bars
-from venue.wire import KlineUpdate
-from klines import load_klines
+from feeds.bar_assembler import BarAssembler, ClosedBar, Gap, HtfAggregator
 from feeds.resample import resample_bars
+from klines import load_klines
+from venue.wire import KlineUpdate
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"

@@ -6,8 +6,8 @@ import pytest
 
 from brokers.bar_broker import BarBroker
 from brokers.costs import configure_costs
-from feeds.array_feed import ArrayFeed
 from core.bars import Bars
+from feeds.array_feed import ArrayFeed
 from feeds.resample import htf_stamp_offset_ms, resample_bars
 
 MIN = 60_000

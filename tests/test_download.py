@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from klines import load_klines
 from fake_exchange import FakeBinance
+from klines import load_klines
 from runners import download
 
 ROOT = Path(__file__).resolve().parent.parent

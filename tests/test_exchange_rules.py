@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from core.errors import UserInputError
-from core.exchange_rules import (FIELDS, SymbolRules, ceil_to_step, floor_to_step, load_snapshot,
-                                 resolve_rules)
+from core.exchange_rules import (
+    FIELDS,
+    SymbolRules,
+    ceil_to_step,
+    floor_to_step,
+    load_snapshot,
+    resolve_rules,
+)
 from fake_exchange import FakeBinance
 from klines import load_klines
 from venue import BadSymbolError, WireFormatError, make_exchange

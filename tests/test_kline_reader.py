@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.errors import DataError
 from core.bars import Bars
+from core.errors import DataError
 from klines import load_klines, symbol_from_filename, timeframe_from_filename
 
 ROOT = Path(__file__).resolve().parents[1]

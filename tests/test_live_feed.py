@@ -12,15 +12,15 @@ import backtrader as bt
 import numpy as np
 import pytest
 
+from core.bars import Bars
+from core.timeframes import signal_feed_name
+from fake_exchange import FakeBinance
 from feeds.array_feed import ArrayFeed
 from feeds.bar_assembler import ClosedBar
-from core.bars import Bars
 from feeds.feed_health import DELAYED, LIVE
-from klines import load_klines
-from core.timeframes import signal_feed_name
 from feeds.live_feed import LiveFeedManager
-from fake_exchange import FakeBinance
 from feeds.resample import htf_stamp_offset_ms, resample_bars
+from klines import load_klines
 from venue import BadSymbolError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -373,4 +373,4 @@ def test_stop_drops_what_is_queued_and_ends_the_feeds_at_once():
         feed = manager.exec_feed("BTCUSDT")
         manager.stop()
         assert manager.pending("BTCUSDT") == ()
-        assert feed._load() is False          # noqa: SLF001 - the feed's own backtrader hook
+        assert feed._load() is False

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import backtrader as bt
@@ -51,7 +51,7 @@ from analyzers.metrics import (
 )
 
 BTC_1H = Path(__file__).resolve().parent.parent / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz"
-UTC = timezone.utc
+UTC = UTC
 
 
 def ts(s: str) -> pd.Timestamp:

@@ -14,10 +14,17 @@ from websockets.sync.client import connect
 from core.bars import Bars
 from core.errors import RateLimited, TemporaryError
 from core.retry import retry_transient
-from venue import KlineUpdate, ServerShutdown, WireFormatError, parse_stream_message
-from klines import load_klines
 from fake_exchange import FakeBinance
-from venue import BadSymbolError, fetch_closed_bars, make_exchange
+from klines import load_klines
+from venue import (
+    BadSymbolError,
+    KlineUpdate,
+    ServerShutdown,
+    WireFormatError,
+    fetch_closed_bars,
+    make_exchange,
+    parse_stream_message,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "binance-samples"

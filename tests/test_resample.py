@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.bars import Bars
 from core.timeframes import timeframe_ms
 from feeds.array_feed import ArrayFeed
-from core.bars import Bars
-from klines import load_klines
 from feeds.resample import htf_stamp_offset_ms, resample_bars
+from klines import load_klines
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"

@@ -237,7 +237,7 @@ def test_a_restart_keeps_the_days_earlier_losses(tmp_path):
     store = StateStore(config.database.url)
     account, run = _account_with(store, int(bars.open_time_ms[0]))
     store.snapshot_equity(run, day_start - MINUTE, 10_000.0, 10_000.0, 0)
-    with store._write.begin() as s:                                       # noqa: SLF001
+    with store._write.begin() as s:
         from brokers.state.models import Account
 
         s.get(Account, account.id).cash = 9_400.0

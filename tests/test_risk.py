@@ -3,7 +3,8 @@
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.exchange_rules import SymbolRules, floor_to_step
 from strategies.risk import LONG, SHORT, SizingLimits, loss_per_unit, size_position

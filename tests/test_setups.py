@@ -10,11 +10,17 @@ rule can be moved across its boundary alone.
 import numpy as np
 import pytest
 
-from strategies.smc import (FVG_DTYPE, ORDER_BLOCK_DTYPE, SWEEP_DTYPE, SmcParams, SmcResult,
-                            detect_smc)
+from strategies.setups import CONFIDENCE_WEIGHTS, SetupParams, find_setups
+from strategies.smc import (
+    FVG_DTYPE,
+    ORDER_BLOCK_DTYPE,
+    SWEEP_DTYPE,
+    SmcParams,
+    SmcResult,
+    detect_smc,
+)
 from strategies.smc.structure import BREAK_DTYPE
 from strategies.smc.swings import SWING_DTYPE
-from strategies.setups import CONFIDENCE_WEIGHTS, SetupParams, find_setups
 
 W = CONFIDENCE_WEIGHTS
 

@@ -88,7 +88,7 @@ def test_prefix_invariance_on_generated_series(data, params_i):
 
 
 def test_tiny_and_empty_inputs_do_not_crash():
-    for n in range(0, 8):
+    for n in range(8):
         x = np.linspace(1.0, 2.0, n)
         res = detect_smc(x, x + 0.5, x - 0.5, x)
         assert len(res.bias) == n

@@ -47,7 +47,7 @@ def test_right_side_tie_is_a_pivot_left_side_tie_is_not():
 def test_edges_are_never_pivots_and_short_series_are_empty():
     high = np.array([9, 1, 2, 1, 9], dtype=float)  # bars 0 and 4 are the highest but sit at the edges
     assert len(find_swings(high, high - 1, 2)) == 0
-    for n in range(0, 5):
+    for n in range(5):
         assert len(find_swings(np.ones(n), np.ones(n), 2)) == 0
     # Pivot 2 needs bars 3 and 4: present at n=5, absent at n=4.
     high = np.array([1, 2, 5, 2, 1], dtype=float)

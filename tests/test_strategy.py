@@ -2,9 +2,8 @@
 and proof that the lookahead check catches a leak."""
 
 import dataclasses
-from pathlib import Path
-
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,9 +11,9 @@ import pytest
 
 import strategies.setups as setups_module
 from core.config import apply_overrides, load_config
+from core.exchange_rules import floor_to_step
 from klines import Klines, load_klines
 from runners.backtest_engine import run_backtest
-from core.exchange_rules import floor_to_step
 from runners.lookahead import check_lookahead
 from strategies.setups import SetupParams, SetupTracker, find_setups
 from tests.test_setups import DRAWN

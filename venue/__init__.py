@@ -8,8 +8,13 @@ Nothing outside this package speaks Binance's JSON or touches ccxt; callers get 
 
 from venue.errors import BadRequestError, BadSymbolError, ExchangeError, WireFormatError
 from venue.filters import exchange_rules, live_rules, order_filters, rules_fields
-from venue.rest import (ccxt_symbol, fetch_closed_bars, fetch_server_time, iter_closed_pages,
-                        make_exchange)
+from venue.rest import (
+                        ccxt_symbol,
+                        fetch_closed_bars,
+                        fetch_server_time,
+                        iter_closed_pages,
+                        make_exchange,
+)
 from venue.stream import Connected, Disconnected, KlineStream
 from venue.wire import KlineUpdate, ServerShutdown, parse_stream_message
 

@@ -96,7 +96,7 @@ class KlineStream:
         self._conn_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "KlineStream":
+    def start(self) -> KlineStream:
         if self._thread is not None:
             raise RuntimeError("KlineStream already started")
         self._thread = threading.Thread(target=self._run, name="kline-stream", daemon=True)
@@ -111,7 +111,7 @@ class KlineStream:
         if conn is not None:
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken socket
+            except Exception:
                 pass
         if self._thread is not None:
             self._thread.join(timeout)
@@ -130,7 +130,7 @@ class KlineStream:
                 conn = connect(self.url, open_timeout=self.timing.open_timeout_s, ping_interval=self.timing.ping_interval_s,
                                ping_timeout=self.timing.ping_timeout_s, close_timeout=2, max_size=2**20,
                                legacy=True)  # a plain connection: this loop closes it
-            except Exception as exc:  # noqa: BLE001 - any failure to connect is retried
+            except Exception as exc:
                 if self._stop.is_set():
                     break
                 log.error("❌ Failed to fetch live OHLCV data: cannot connect to %s: %s", self.url, exc)
@@ -150,7 +150,7 @@ class KlineStream:
             reason, immediate = self._read(conn, started)
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             with self._conn_lock:
                 self._conn = None
@@ -179,7 +179,7 @@ class KlineStream:
                 continue
             except ConnectionClosed as exc:
                 return f"{type(exc).__name__}: {exc}", False
-            except Exception as exc:  # noqa: BLE001 - socket errors end this connection
+            except Exception as exc:
                 return f"{type(exc).__name__}: {exc}", False
             self.frames += 1
             try:

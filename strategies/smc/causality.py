@@ -14,8 +14,8 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
-from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 

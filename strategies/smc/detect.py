@@ -106,7 +106,7 @@ class SmcResult:
         """Number of bars the result covers."""
         return len(self.bias)
 
-    def as_of(self, cut: int) -> "SmcResult":
+    def as_of(self, cut: int) -> SmcResult:
         """What was known at the close of bar ``cut``.
 
         Keeps the events with ``known_at <= cut``, sets later-bar fields (mitigated_at,
@@ -133,7 +133,7 @@ def _as_bars(name: str, values) -> np.ndarray:
     return arr
 
 
-def detect_smc(open, high, low, close, params: SmcParams = SmcParams()) -> SmcResult:  # noqa: A002 (API name)
+def detect_smc(open, high, low, close, params: SmcParams = SmcParams()) -> SmcResult:
     """Run all SMC detectors on one OHLC series (float 1-D arrays of equal length, any length >= 0).
 
     >>> res = detect_smc(df.open.values, df.high.values, df.low.values, df.close.values, SmcParams(swing_lookback=3))
