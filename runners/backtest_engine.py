@@ -63,8 +63,11 @@ def execution_timeframe(klines_by_symbol: Mapping[str, Klines]) -> str:
 
 
 def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
-                 progress: Callable[[float], None] | None = None) -> BacktestResult:
-    """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``."""
+                 progress: Callable[[float], None] | None = None, gate=None) -> BacktestResult:
+    """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``.
+
+    ``gate`` (a ``strategies.gate.MarketGate``, default: always open) lets a replay of a live
+    record hold entries as the live engine did (the readiness drift check)."""
     exec_tf = execution_timeframe(klines_by_symbol)
     exec_ms = timeframe_ms(exec_tf)
     rules = backtest_rules(klines_by_symbol, config.exchanges.binance.rules)
@@ -100,7 +103,7 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     settings = StrategySettings.from_config(config, symbols=list(exec_bars), rules=rules,
                                             exec_bar_ms=exec_ms, signal_bar_ms=signal_ms)
     ledger = FillLedger(cash_after=cerebro.broker.cash_after)
-    cerebro.addstrategy(SmcStrategy, settings=settings, sink=ledger, progress=progress)
+    cerebro.addstrategy(SmcStrategy, settings=settings, sink=ledger, progress=progress, gate=gate)
     for symbol, r in rules.items():
         log.info("%s order rules: tick %g, step %g, min qty %g, min notional %g USDT", symbol,
                  r.tick_size, r.lot_step, r.min_qty, r.min_notional)
