@@ -157,16 +157,17 @@ def test_thirty_trades_pass_and_twenty_nine_fail(tmp_path):
         assert rows["closed_trades"].result == expected
 
 
-@pytest.mark.parametrize("exit_price, expected", [(100.201, Result.PASS), (100.2, Result.FAIL),
-                                                  (100.199, Result.FAIL)])
+@pytest.mark.parametrize("exit_price, expected", [(100.001, Result.PASS), (100.0, Result.FAIL),
+                                                  (99.999, Result.FAIL)])
 def test_total_pnl_must_be_above_zero(tmp_path, exit_price, expected):
-    """10 units at 100, fees 1.0 + 1.002: exit 100.2 is exactly break-even after fees."""
+    """10 units at 100 without fees: +0.01, exactly 0 and -0.01 USDT."""
     db = tmp_path / "p.db"
     config = crafted_config(db)
     b = AccountBuilder(db, config)
     b.run(T0, T0 + 2 * DAY)
     b.bars(48)
-    pnl = b.trade(T0 + HOUR, T0 + 2 * HOUR, 100.0, exit_price)
+    pnl = b.trade(T0 + HOUR, T0 + 2 * HOUR, 100.0, exit_price, fee_rate=0.0)
+    assert (pnl > 0) == (expected == Result.PASS) and (pnl == 0) == (exit_price == 100.0)
     b.close()
     record, rows = judged(db, config)
     assert record.pnl == pytest.approx(pnl, abs=1e-9)
@@ -278,25 +279,28 @@ def _trade(entry_ms, entry, exit_, side=Side.LONG, size=1.0, symbol="BTCUSDT"):
 
 def test_compare_trades_by_hand():
     """Matched by symbol and entry bar; slippage positive when paper filled worse."""
-    paper = [_trade(T0, 100.1, 109.0), _trade(T0 + DAY, 200.0, 190.0, side=Side.SHORT),
+    paper = [_trade(T0, 100.1, 109.0), _trade(T0 + DAY, 199.8, 190.0, side=Side.SHORT),
              _trade(T0 + 2 * DAY, 50.0, 55.0)]                       # the backtest missed it
     backtest = [_trade(T0, 100.0, 110.0), _trade(T0 + DAY, 200.0, 189.0, side=Side.SHORT),
                 _trade(T0 + 3 * DAY, 10.0, 11.0)]                    # paper missed this one
     d = compare_trades(paper, backtest)
     assert (d.matched, d.paper_trades, d.backtest_trades) == (2, 3, 3)
     assert d.match_rate == pytest.approx(2 / 4)
-    assert d.entry_slippage_bps == pytest.approx((10.0 + 0.0) / 2)      # long paid 0.1 more
+    # the long paid 0.1 more, the short sold 0.2 lower: both 10 bps worse
+    assert d.entry_slippage_bps == pytest.approx((10.0 + 10.0) / 2)
     # long sold 1 lower (of 110), short bought back 1 higher (of 189)
     assert d.exit_slippage_bps == pytest.approx((1 / 110 * 1e4 + 1 / 189 * 1e4) / 2)
-    diffs = [(109 - 100.1) - (110 - 100), (200 - 190) - (200 - 189)]
+    diffs = [(109 - 100.1) - (110 - 100), (199.8 - 190) - (200 - 189)]
     rms = math.sqrt((diffs[0] ** 2 + diffs[1] ** 2) / 2)
     assert d.rms_pnl_difference == pytest.approx(rms)
     assert d.tracking_error_pct == pytest.approx(100 * rms / ((10 + 11) / 2))
 
 
-@pytest.mark.parametrize("entry, expected", [(100.1, Result.PASS), (100.1001, Result.FAIL)])
-def test_drift_slippage_just_below_and_just_above_the_limit(entry, expected):
-    d = compare_trades([_trade(T0, entry, 110.0)], [_trade(T0, 100.0, 110.0)])
+@pytest.mark.parametrize("entry, expected", [(1000.999, Result.PASS), (1001.0, Result.PASS),
+                                           (1001.001, Result.FAIL)])
+def test_drift_slippage_just_below_at_and_just_above_the_limit(entry, expected):
+    """Paid 1.0 more than the backtest's 1000: exactly the 10 bps limit."""
+    d = compare_trades([_trade(T0, entry, 1100.0)], [_trade(T0, 1000.0, 1100.0)])
     rows = {r.key: r for r in drift_rows(d, crafted_config("x.db").go_live)}
     assert rows["drift_entry_slippage"].result == expected          # 10 bps is the limit
     assert rows["drift_exit_slippage"].result == Result.PASS
