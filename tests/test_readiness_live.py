@@ -23,6 +23,8 @@ import pytest
 from brokers.state.store import StateStore
 from core.config import load_config
 from core.records import RunMode
+from readiness.drift import HELD_REASON, replay_record
+from readiness.record import load_record
 from runners.paper_session import PaperSession
 from runners.replay import Replay
 
@@ -127,6 +129,24 @@ def test_a_profitable_paper_record_is_ready_and_trades_like_its_backtest(paper):
     assert report["record"]["engine_uptime"] == 1.0
     assert json.loads((db.parent / "readiness-latest.json").read_text())["verdict"] == "READY"
     assert (db.parent / "readiness-latest.html").read_text().count('id="verdict"') == 1
+
+
+def test_the_replay_holds_entries_through_the_warm_up_as_the_engine_did(paper):
+    """The live engine never trades its warm-up history (two days here, in which a plain
+    backtest trades four times); the drift check's backtest holds those entries too."""
+    _, db, config_path = paper
+    config = load_config(config_path)
+    store = StateStore(f"sqlite:///{db}", readonly=True)
+    try:
+        record = load_record(store, config)
+        result = replay_record(store, record)
+    finally:
+        store.close()
+    assert record.start_ms == record.history.bars["BTCUSDT"].open_time_ms[0]
+    assert record.start_ms == 1_679_443_200_000                 # 2023-03-22 00:00 UTC
+    assert result.trades and min(t.entry_ms for t in result.trades) >= record.start_ms
+    held = [s for s in result.signals if s["decision"] == HELD_REASON]
+    assert held and max(s["time"] for s in held) <= "2023-03-22T00:00:00+00:00"
 
 
 def test_the_same_record_at_the_default_thresholds_is_not_ready(paper, tmp_path):
