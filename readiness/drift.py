@@ -35,7 +35,7 @@ from core.timeframes import timeframe_ms
 from core.times import ms_to_iso
 from readiness.record import PaperRecord
 
-__all__ = ["Drift", "HeldBefore", "TradePair", "compare_trades", "drift_check"]
+__all__ = ["Drift", "HeldBefore", "TradePair", "compare_trades", "drift_check", "replay_record"]
 
 HELD_REASON = "before the paper record (the live engine was warming up)"
 
@@ -147,9 +147,9 @@ def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def drift_check(store, record: PaperRecord) -> Drift | None:
-    """Replay the backtest on the record's bars and compare (see the module docstring); None
-    without a record."""
+def replay_record(store, record: PaperRecord):
+    """The backtest replayed on the record's bars (``BacktestResult``), entries held until the
+    record starts; None without a record."""
     if record.history is None or record.start_ms is None or not record.history.bars:
         return None
     from klines import Klines, find_gaps
@@ -167,7 +167,16 @@ def drift_check(store, record: PaperRecord) -> Drift | None:
                 symbol=symbol, timeframe=history.exec_tf, frame=bars.to_frame(),
                 gaps=find_gaps(bars.open_time_ms, exec_ms), duplicates_dropped=0,
                 reordered=False, source_format="state database")
-    result = run_backtest(config, klines, gate=HeldBefore(record.start_ms + exec_ms))
+    return run_backtest(config, klines, gate=HeldBefore(record.start_ms + exec_ms))
+
+
+def drift_check(store, record: PaperRecord) -> Drift | None:
+    """Replay the backtest on the record's bars and compare (see the module docstring); None
+    without a record."""
+    result = replay_record(store, record)
+    if result is None:
+        return None
+    history = record.history
     paper = list(history.trades) + [_open_record(t) for t in history.open_trades]
     backtest = [t for t in result.trades if t.entry_ms >= record.start_ms]
     drift = compare_trades(paper, backtest)
