@@ -56,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                "READY); 2 bad input (config, database, arguments, report files)")
     parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
     parser.add_argument("--db", metavar="URL", help="state database, overriding database.url")
-    parser.add_argument("--backtest-json", metavar="FILE", action="append", default=[],
-                        help="a backtest report (runners.backtest --report-json) to show as "
-                             "evidence, repeatable (default: a fresh backtest of the config "
+    parser.add_argument("--backtest-json", metavar="FILE", nargs="+", action="extend",
+                        default=[],
+                        help="backtest reports (runners.backtest --report-json) to show as "
+                             "evidence, one or more (default: a fresh backtest of the config "
                              "over its bundled history)")
     sweep = parser.add_mutually_exclusive_group()
     sweep.add_argument("--research-json", metavar="FILE",

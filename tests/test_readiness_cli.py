@@ -191,11 +191,12 @@ def test_backtest_evidence_in_and_out_of_sample_with_the_deflated_sharpe(crafted
 
 def test_trials_without_a_research_file_assume_the_noise_variance(crafted, tmp_path):
     db, config = crafted
-    proc = readiness("--config", config, "--backtest-json", GOLDEN, "--trials", 50,
+    proc = readiness("--config", config, "--backtest-json", GOLDEN, GOLDEN, "--trials", 50,
                      "--oos-fraction", 0.5, "--json", tmp_path / "r.json")
     assert proc.returncode == 1, proc.stderr[-2000:]
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["sweep"]["variance_assumed"] is True
+    assert len(report["backtests"]) == 2 and report["backtests"][0] == report["backtests"][1]
     ins = report["backtests"][0]["segments"][1]
     golden = json.loads(GOLDEN.read_text())
     k = round(len(golden["equity_curve"]) * 0.5)
