@@ -78,6 +78,10 @@ def _pct(x: float | None, digits: int = 1) -> str:
     return "n/a" if x is None else f"{100 * x:.{digits}f} %"
 
 
+def _p_value(p: float | None) -> str:
+    return "n/a" if p is None else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def _days(ms: int) -> str:
     return f"{ms / 86_400_000:.1f} days"
 
@@ -216,14 +220,14 @@ def confidence_rows(c: Confidence | None, go_live) -> list[Criterion]:
         f"{_pct(wi.level, 0)} of {wi.resamples} bootstrap resamples of the {c.trades} trades "
         f"(seed {wi.seed}) have a win rate in this range"))
     rows.append(Criterion(
-        "binomial_vs_50", "Win-rate test vs 50 %", c.p_vs_half, _num(c.p_vs_half, ".3f"),
+        "binomial_vs_50", "Win-rate test vs 50 %", c.p_vs_half, _p_value(c.p_vs_half),
         "shown", Result.INFO, "n/a: no closed trades" if c.p_vs_half is None else
         f"p-value: a strategy winning half its trades would win at least {c.wins} of "
         f"{c.trades} this often by luck"))
     be = c.break_even_win_rate
     rows.append(Criterion(
         "binomial_vs_break_even", "Win-rate test vs break-even", c.p_vs_break_even,
-        _num(c.p_vs_break_even, ".3f"), "shown", Result.INFO,
+        _p_value(c.p_vs_break_even), "shown", Result.INFO,
         "n/a: needs at least one winning and one other trade" if be is None else
         f"p-value against the break-even win rate {_pct(be)} implied by the average win and "
         f"loss: a strategy with no edge at these payoffs would win at least {c.wins} of "

@@ -154,6 +154,13 @@ def _backtests(r: Readiness) -> list[Block]:
                          _f(ins.dsr_expected_max_sharpe), ""))
         out.append(Block("p", f"{e.label} (out-of-sample: the last {e.oos_fraction:.0%})"))
         out.append(Block("table", header=("metric", *(s.name for s in segs)), items=tuple(rows)))
+        ins = segs[1]
+        if ins.dsr is not None:
+            out.append(Block("p", f"Deflated Sharpe ratio {_pct(ins.dsr)}: the chance that the "
+                                  f"in-sample Sharpe {_f(ins.sharpe)} reflects skill rather "
+                                  f"than being the luckiest of {e.sweep.trials} trials, whose "
+                                  f"best would reach {_f(ins.dsr_expected_max_sharpe)} by "
+                                  f"chance alone."))
         if e.notes:
             out.append(Block("list", items=e.notes))
     return out

@@ -152,6 +152,7 @@ def test_the_html_parses_and_its_images_decode(crafted_report):
     assert not {"script", "link", "iframe"} & page.tags
     assert "http://" not in text and "https://" not in text
     assert 'id="verdict"' in text and "NOT READY" in text
+    assert "the luckiest of 24 trials" in text           # the DSR in words
 
 
 def test_backtest_evidence_in_and_out_of_sample_with_the_deflated_sharpe(crafted_report):
