@@ -48,8 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m runners.live_paper",
         description="Live paper trading of the SMC strategy on Binance data.",
         epilog="exit codes: 0 ok (stopped cleanly); 1 internal error, or the exchange failed "
-               "for good; 2 bad input (config, data, arguments), or app.mode real refused by "
-               "the go-live gate (or passed: no real-money broker exists yet); "
+               "for good; 2 bad input (config, data, arguments, or app.mode real); "
                "130 interrupted")
     parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
     parser.add_argument("--replay", metavar="[SYMBOL=]FILE", action="append", default=[],
