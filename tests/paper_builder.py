@@ -31,6 +31,11 @@ def crafted_config(db_path: Path, **go_live):
     return apply_overrides(load_config(), overrides)
 
 
+def _order(client_order_id, role, side, order_type, price, size) -> OrderSpec:
+    return OrderSpec(client_order_id=client_order_id, role=role, side=side,
+                     order_type=order_type, price=price, size=size)
+
+
 class AccountBuilder:
     """One crafted account in the database at ``db_path``."""
 
@@ -81,9 +86,9 @@ class AccountBuilder:
             symbol=SYMBOL, side=side, size=size, planned_entry=entry, stop_loss=stop,
             take_profit=target, confidence=0.8, risk=abs(entry - stop) * size, signal_id=signal,
             valid_until_ms=entry_ms + 3 * HOUR, now_ms=entry_ms, account_id=self.account_id,
-            orders=[OrderSpec(f"c{n}-e", "entry", buy, "limit", entry, size),
-                    OrderSpec(f"c{n}-sl", "stop_loss", sell, "stop", stop, size),
-                    OrderSpec(f"c{n}-tp", "take_profit", sell, "limit", target, size)])
+            orders=[_order(f"c{n}-e", "entry", buy, "limit", entry, size),
+                    _order(f"c{n}-sl", "stop_loss", sell, "stop", stop, size),
+                    _order(f"c{n}-tp", "take_profit", sell, "limit", target, size)])
         sign = 1 if side == "long" else -1
         entry_fee, exit_fee = entry * size * fee_rate, exit_ * size * fee_rate
         self.cash += -sign * entry * size - entry_fee
