@@ -107,7 +107,7 @@ def test_dsr_worked_example_of_the_paper():
     assert deflated_sharpe_ratio(m, 1, variance) is None
 
 
-def test_normal_helpers():
+def test_normal_distribution_functions():
     assert normal_cdf(1.96) == pytest.approx(0.9750021048517795, rel=1e-12)
     assert normal_ppf(0.975) == pytest.approx(1.959963984540054, rel=1e-12)
     assert abs(EULER_GAMMA - 0.5772156649015329) < 1e-15
