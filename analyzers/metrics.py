@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analyzers import statistics
+
 DAYS_PER_YEAR = 365
 _MS_PER_HOUR = 3_600_000
 
@@ -217,28 +219,12 @@ def probabilistic_sharpe_ratio(
     ``SR = mean / std(ddof=1)`` the *non-annualized* Sharpe of the n returns,
     ``SR* = threshold_annual / sqrt(periods_per_year)`` the threshold in the same units,
     ``g3`` the skewness and ``g4`` the (non-excess, normal = 3) kurtosis, both population moments
-    (biased estimators, as in the paper), and ``Phi`` the standard normal CDF.
-    None with fewer than 2 returns, zero standard deviation or a degenerate denominator.
+    (biased estimators, as in the paper), and ``Phi`` the standard normal CDF
+    (``analyzers.statistics.psr``). None with fewer than 2 returns, zero standard deviation or
+    a degenerate denominator.
     """
-    r = _clean_returns(returns)
-    n = len(r)
-    if n < 2 or np.ptp(r) == 0:
-        return None
-    mean = float(np.mean(r))
-    std = float(np.std(r, ddof=1))
-    if std == 0:
-        return None
-    sr = mean / std
-    sr_star = float(threshold_annual) / math.sqrt(periods_per_year)
-    dev = r - mean
-    m2 = float(np.mean(dev**2))
-    skew = float(np.mean(dev**3)) / m2**1.5
-    kurt = float(np.mean(dev**4)) / m2**2
-    var = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr**2
-    if not var > 0:
-        return None
-    z = (sr - sr_star) * math.sqrt(n - 1) / math.sqrt(var)
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+    m = statistics.moments(_clean_returns(returns))
+    return statistics.psr(m, float(threshold_annual) / math.sqrt(periods_per_year))
 
 
 # --------------------------------------------------------------------------- drawdown

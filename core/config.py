@@ -104,8 +104,9 @@ _NOT_NEGATIVE = in_range(0)
 
 @dataclass(frozen=True)
 class AppSection:
-    mode: str = spec("paper", "Trading mode: paper (simulated money) or real (refused until "
-                     "a real-money broker exists).", one_of("paper", "real"))
+    mode: str = spec("paper", "Trading mode: paper (simulated money) or real (only through "
+                     "the go-live gate; no real-money broker exists yet, so it stops there).",
+                     one_of("paper", "real"))
     log_level: str = spec("INFO", "Logging threshold: DEBUG, INFO, WARNING or ERROR.",
                           one_of("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -218,6 +219,19 @@ class SmcSection:
                                       _POSITIVE)
 
 
+_ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def _credential_variables(v: tuple[str, ...]) -> str | None:
+    if len(v) != 2:
+        return f"must name exactly two environment variables (API key, then secret), got {len(v)}"
+    for i, name in enumerate(v):
+        if not _ENV_NAME_RE.match(name):
+            return (f"entry {i} {show(name)} is not an environment variable name (upper-case "
+                    f"letters, digits and _, e.g. BINANCE_API_KEY)")
+    return "names the same variable twice" if v[0] == v[1] else None
+
+
 @dataclass(frozen=True)
 class GoLiveSection:
     min_sharpe: float = spec(1.5, "Lowest Sharpe ratio (daily returns, annualized over 365 "
@@ -228,8 +242,31 @@ class GoLiveSection:
                                "check accepts.", fraction)
     min_trades: int = spec(30, "Fewest closed paper trades the go-live check accepts (a count).",
                            in_range(0))
-    min_paper_days: int = spec(14, "Fewest days of paper trading the go-live check accepts.",
+    min_paper_days: int = spec(30, "Fewest days of paper trading the go-live check accepts.",
                                in_range(0))
+    min_confidence: float = spec(0.95, "Lowest probability, a fraction from 0 to 1, that the "
+                                 "paper record's true Sharpe is above 0 (probabilistic Sharpe "
+                                 "ratio); also the confidence of the minimum track record "
+                                 "length.", fraction)
+    min_engine_uptime: float = spec(0.95, "Lowest share of the paper period, a fraction from 0 "
+                                    "to 1, during which the engine was running.", fraction)
+    min_feed_uptime: float = spec(0.95, "Lowest share of the engine's running time, a fraction "
+                                  "from 0 to 1, during which every market feed was LIVE.",
+                                  fraction)
+    min_match_rate: float = spec(0.9, "Lowest share of trades, a fraction from 0 to 1, found "
+                                 "both in the paper record and in the backtest replayed on its "
+                                 "recorded bars (same symbol and entry bar).", fraction)
+    max_slippage_bps: float = spec(10.0, "Largest mean adverse difference between paper and "
+                                   "backtest fill prices of matched trades, for entries and "
+                                   "for exits, in basis points.", _NOT_NEGATIVE)
+    max_tracking_error_percent: float = spec(20.0, "Largest root-mean-square difference between "
+                                             "paper and backtest P&L of matched trades, in % "
+                                             "of their mean absolute backtest P&L.",
+                                             _NOT_NEGATIVE)
+    credential_variables: tuple[str, ...] = spec(
+        ("BINANCE_API_KEY", "BINANCE_API_SECRET"), "Names of the environment variables that "
+        "hold the Binance API key and secret for real mode, in that order (the values are read "
+        "from the environment only, never from this file).", _credential_variables)
 
 
 @dataclass(frozen=True)

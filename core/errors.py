@@ -22,14 +22,15 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError", "DataError", "EXIT_BAD_INPUT", "EXIT_CHECK_FAILED", "EXIT_INTERNAL",
-    "EXIT_INTERRUPTED", "EXIT_OK", "InternalError", "RateLimited", "SmcError", "TemporaryError",
+    "EXIT_INTERRUPTED", "EXIT_NOT_READY", "EXIT_OK", "InternalError", "RateLimited", "SmcError", "TemporaryError",
     "UserInputError",
 ]
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
-EXIT_CHECK_FAILED = 3       # a check ran and found problems (lookahead differences, NOT READY)
+EXIT_CHECK_FAILED = 3       # a check ran and found problems (lookahead differences)
+EXIT_NOT_READY = 1          # the readiness report's NOT READY (its contract: 0 READY, 1, 2 error)
 EXIT_INTERRUPTED = 130      # Ctrl-C / SIGINT, as a shell reports it
 
 

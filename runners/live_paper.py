@@ -14,6 +14,10 @@ exits at once. ``--replay`` serves a kline file from a local Binance-compatible 
 127.0.0.1 and runs the same live path against it, on a fresh account of its own each time
 (``--resume`` continues the last one); with ``--report-json`` it writes that replay's report
 when done. ``--report-json`` alone only reads the database.
+
+``app.mode: real`` goes through the go-live gate (``readiness.gate``): readiness READY computed
+from the database now, ``--confirm-real-money`` on the command line, and the API credentials in
+the environment; no real-money broker exists yet, so even a passed gate stops there.
 """
 
 from __future__ import annotations
@@ -65,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run", type=int, default=None, metavar="N",
                         help="--report-json: report the account of run N (default: the latest "
                              "run); one account's runs, never a mix")
+    parser.add_argument("--confirm-real-money", action="store_true",
+                        help="app.mode real: confirm, for this start, that real money is at "
+                             "risk (also needs readiness READY and the API credentials in the "
+                             "environment; see README, Go-live readiness)")
     parser.add_argument("--log-file", default=str(LOG_FILE),
                         help=f"rotating log file (default: {LOG_FILE})")
     return parser
@@ -147,10 +155,17 @@ def main(argv: list[str] | None = None) -> int:
                 return EXIT_OK
         for notice in config_notices(config):
             log.warning(notice)
+        if args.confirm_real_money and config.app.mode != "real":
+            raise UserInputError(f"--confirm-real-money goes with app.mode: real (the config "
+                                 f"says {config.app.mode})")
         if config.app.mode == "real":
-            raise UserInputError(
-                "app.mode is 'real', but no real-money broker exists yet: refusing to start. "
-                "Set app.mode: paper to trade with simulated money.")
+            from readiness.gate import real_mode_gate
+
+            real_mode_gate(config, confirmed=args.confirm_real_money, db_option=db_option,
+                           logger=log)
+            raise UserInputError("the real-mode gate passed (readiness READY, confirmed, "
+                                 "credentials set), but no real-money broker exists yet: "
+                                 "nothing was started")
 
         from runners.paper_session import PaperSession
 

@@ -302,6 +302,7 @@ class PaperSession:
         status page); feed status changes into the log as they happen; and a heartbeat line in
         the log every ``heartbeat_log_s``."""
         changes = StatusChanges()
+        recorded: dict[str, str] = {}     # each feed's last status in feed_events (uptime record)
         next_log = time.monotonic() + self.heartbeat_log_s
         while not self._stopping.wait(MARKET_STATUS_EVERY_S):
             now_ms = int(self.clock() * 1000)
@@ -310,6 +311,10 @@ class PaperSession:
                 for line in changes.update(snapshot):
                     (log.info if line.endswith("LIVE") or "-> LIVE " in line else log.warning)(line)
                 streams = snapshot["streams"]
+                for symbol, info in streams.items():
+                    if info.get("status") and recorded.get(symbol) != info["status"]:
+                        self.store.record_feed_status(self.run_id, symbol, info["status"], now_ms)
+                        recorded[symbol] = info["status"]
                 for symbol in self.symbols:
                     price = self.manager.last_price(symbol)
                     info = streams.get(symbol, {})

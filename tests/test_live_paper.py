@@ -141,10 +141,11 @@ def test_every_order_and_fill_is_in_the_database(replayed):
 
 
 def test_real_mode_refuses_to_start(tmp_path):
+    """The go-live gate refuses (tests/test_readiness_live.py covers each of its refusals)."""
     config = write_config(tmp_path, "app:\n  mode: real\n")
     proc = live("--config", config, "--log-file", tmp_path / "x.log")
     assert proc.returncode == 2
-    assert "no real-money broker exists yet" in proc.stderr
+    assert "app.mode is 'real': refusing to start: readiness NOT READY" in proc.stderr
     assert not (tmp_path / "paper.db").exists()
 
 

@@ -1,5 +1,5 @@
 """The state database's schema: the migrated schema matches the models, a version-1 file upgrades
-to version 2 with nothing lost, and the store's row types match the columns they are read from."""
+to the current version with nothing lost, and the store's row types match the columns they are read from."""
 
 import dataclasses
 import sqlite3
@@ -32,7 +32,7 @@ def _sql_type(column) -> str:
 
 
 def test_migrated_schema_matches_the_models(tmp_path):
-    """A new file is built by the migrations (frozen v1 DDL, then v2); the ORM models describe
+    """A new file is built by the migrations (frozen v1 DDL, then v2, v3); the ORM models describe
     the newest version. Every table and column must agree: name, type, NOT NULL, primary key."""
     path = tmp_path / "new.db"
     StateStore(f"sqlite:///{path}").close()
@@ -47,8 +47,8 @@ def test_migrated_schema_matches_the_models(tmp_path):
 
 def test_a_version_1_file_upgrades_with_nothing_lost(tmp_path):
     """A database written by the first release (schema_v1.sql, one account row, no cash per
-    fill) opens as version 2: the account, its runs and trades carry over, each old fill gets
-    the cash the account had right after it, and the file says version 2."""
+    fill) opens at the current version: the account, its runs and trades carry over, each old
+    fill gets the cash the account had right after it, and the file says so."""
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
     conn.executescript(SCHEMA_V1.read_text())
@@ -80,7 +80,7 @@ def test_a_version_1_file_upgrades_with_nothing_lost(tmp_path):
     assert len(store.bars(1, "BTCUSDT", "1m")) == 0
     store.close()
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     raw.close()
 
 
@@ -92,6 +92,7 @@ _PY_TYPES = {"INTEGER": int, "FLOAT": float, "BOOLEAN": bool, "TEXT": str}
     (store_module.SignalRow, models.Signal), (store_module.TradeRow, models.Trade),
     (store_module.OrderRow, models.Order), (store_module.OrderEventRow, models.OrderEvent),
     (store_module.FillRow, models.Fill), (store_module.MarketRow, models.MarketStatus),
+    (store_module.FeedEventRow, models.FeedEvent),
 ])
 def test_store_row_types_match_the_columns(row_type, model):
     """Each frozen row the store hands out has one field per column, of the column's Python

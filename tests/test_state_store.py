@@ -239,7 +239,7 @@ def test_reopening_the_file_keeps_everything(db_path):
     assert [t.id for t in b.open_trades()] == [t1.id, t2.id]
     assert b.signals()[0].id == sig
     with b.engine.connect() as c:
-        assert c.exec_driver_sql("PRAGMA user_version").scalar() == SCHEMA_VERSION == 2
+        assert c.exec_driver_sql("PRAGMA user_version").scalar() == SCHEMA_VERSION == 3
     b.close()
 
 

@@ -20,6 +20,9 @@ Version 2: several accounts per file (``accounts`` replaces the one-row ``accoun
 starts its own), ``runs.account_id``, ``trades.account_id``, ``trades.equity_at_signal``,
 ``fills.cash_after`` (the cash right after each fill, so the equity curve can be rebuilt), and
 ``bars`` (every closed bar the engine received, per account).
+
+Version 3: ``feed_events`` (each run's feed status changes, for the go-live report's feed
+uptime).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy import Connection, Engine
 
 from core.errors import UserInputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_V1 = Path(__file__).with_name("schema_v1.sql")
 
 
@@ -111,7 +114,27 @@ def migrate_to_2(connection: Connection) -> None:
         connection.exec_driver_sql("UPDATE fills SET cash_after = ? WHERE id = ?", (cash, fill_id))
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {1: migrate_to_1, 2: migrate_to_2}
+_V3 = """
+CREATE TABLE feed_events (
+    id INTEGER NOT NULL,
+    run_id INTEGER NOT NULL,
+    symbol VARCHAR(32) NOT NULL,
+    time_ms INTEGER NOT NULL,
+    status VARCHAR(16) NOT NULL,
+    CONSTRAINT pk_feed_events PRIMARY KEY (id),
+    CONSTRAINT fk_feed_events_run_id_runs FOREIGN KEY(run_id) REFERENCES runs (id)
+);
+CREATE INDEX ix_feed_events_run_id ON feed_events (run_id)
+"""
+
+
+def migrate_to_3(connection: Connection) -> None:
+    """Version 3: the ``feed_events`` table (runs before it have no feed record)."""
+    _script(connection, _V3)
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {1: migrate_to_1, 2: migrate_to_2,
+                                                  3: migrate_to_3}
 
 
 def read_version(connection: Connection) -> int:

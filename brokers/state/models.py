@@ -212,6 +212,19 @@ class Fill(Base):
     order: Mapped[Order] = relationship(back_populates="fills")
 
 
+class FeedEvent(Base):
+    """A market feed's status as a run saw it change (the first status of each run included):
+    the record of feed uptime for the go-live report."""
+
+    __tablename__ = "feed_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    time_ms: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+
+
 class MarketStatus(Base):
     """Latest price and feed health of one symbol (one row per symbol)."""
 

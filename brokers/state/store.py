@@ -5,9 +5,9 @@ IMMEDIATE`` ... ``COMMIT`` with ``synchronous=FULL``) that is on disk before the
 the engine moves on only after that, so a kill -9 at any moment leaves either the whole change or
 none of it, and a restart restores cash, open positions and their live orders from here.
 
-Tables (``models.py``): ``runs``, ``account`` (one row), ``equity_snapshots``, ``signals``,
-``trades``, ``orders``, ``order_events``, ``fills``, ``market_status``. Times are UTC epoch ms
-(``*_ms``); money and sizes are floats.
+Tables (``models.py``): ``runs``, ``accounts``, ``equity_snapshots``, ``signals``, ``trades``,
+``orders``, ``order_events``, ``fills``, ``market_status``, ``feed_events``, ``bars``. Times are
+UTC epoch ms (``*_ms``); money and sizes are floats.
 
 Reads open their own short session and return frozen dataclasses (never ORM objects), so the
 status page and the go-live report can call them from any thread or process, concurrently with
@@ -49,8 +49,8 @@ from core.records import (FeedStatus, OrderRole, OrderSide, OrderStatus, OrderTe
 from core.timeframes import timeframe_ms
 
 from .db import init_db, session_factory
-from .models import (Account, EquitySnapshot, Fill, MarketStatus, Order, OrderEvent, Run, Signal,
-                     Trade)
+from .models import (Account, EquitySnapshot, FeedEvent, Fill, MarketStatus, Order, OrderEvent,
+                     Run, Signal, Trade)
 
 # The allowed values of the status-like columns: the enums of core.records, as plain strings.
 TRADE_SIDES = tuple(Side)
@@ -200,6 +200,15 @@ class TradeRow:
             exit_reason=self.exit_reason, confidence=self.confidence, risk=self.risk,
             equity_at_signal=self.equity_at_signal,
             reasons=tuple(signal.reasons) if signal else ())
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEventRow:
+    id: int
+    run_id: int
+    symbol: str
+    time_ms: int
+    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,6 +510,13 @@ class StateStore:
                     setattr(row, name, value)
             row.updated_ms = now_ms
 
+    def record_feed_status(self, run_id: int, symbol: str, status: str, time_ms: int) -> None:
+        """A feed's status as run ``run_id`` saw it change (call it with each run's first
+        status too): the feed uptime record."""
+        _check(status, FEED_STATUSES, "feed status")
+        with self._write.begin() as s:
+            s.add(FeedEvent(run_id=run_id, symbol=symbol, time_ms=time_ms, status=status))
+
     # -- reads
 
     def account(self, account_id: int | None = None) -> AccountRow | None:
@@ -600,6 +616,13 @@ class StateStore:
             if account_id is not None:
                 stmt = stmt.where(Run.account_id == account_id)
             return [_run_row(r) for r in s.scalars(stmt)]
+
+    def feed_events(self, account_id: int | None = None) -> list[FeedEventRow]:
+        """Feed status changes (of one account's runs, or all), in time order."""
+        with self._read.begin() as s:
+            stmt = _of_runs(select(FeedEvent), FeedEvent, account_id)
+            rows = s.scalars(stmt.order_by(FeedEvent.time_ms, FeedEvent.id))
+            return [_plain(FeedEventRow, r) for r in rows]
 
     def first_run_ms(self, account_id: int | None = None) -> int | None:
         """Start of the first run: day one of paper trading for the go-live gate."""
