@@ -28,7 +28,7 @@ from pathlib import Path
 
 from core.config import apply_overrides, load_config
 from core.errors import EXIT_NOT_READY, EXIT_OK, UserInputError
-from runners.cli import OneLineErrorParser, prepare_output, run_cli
+from runners.cli import prepare_output, run_cli, runner_parser
 
 LATEST_HTML = "readiness-latest.html"
 LATEST_JSON = "readiness-latest.json"
@@ -47,14 +47,12 @@ def _fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
-        prog="python -m runners.readiness",
-        description="Go-live readiness report of the paper account: every criterion with its "
-                    "threshold, the statistical confidence, the drift against the backtest, "
-                    "and the verdict READY or NOT READY.",
-        epilog="exit codes: 0 READY; 1 NOT READY (an internal error also exits 1: only 0 means "
-               "READY); 2 bad input (config, database, arguments, report files)")
-    parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
+    parser = runner_parser(
+        "readiness", "Go-live readiness report of the paper account: every criterion with its "
+        "threshold, the statistical confidence, the drift against the backtest, and the verdict "
+        "READY or NOT READY.",
+        "0 READY; 1 NOT READY (an internal error also exits 1: only 0 means READY); 2 bad input "
+        "(config, database, arguments, report files)")
     parser.add_argument("--db", metavar="URL", help="state database, overriding database.url")
     parser.add_argument("--backtest-json", metavar="FILE", nargs="+", action="extend",
                         default=[],
