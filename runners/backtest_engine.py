@@ -28,6 +28,7 @@ from feeds.array_feed import ArrayFeed
 from feeds.resample import htf_stamp_offset_ms, resample_bars
 from klines import Klines
 from strategies.settings import StrategySettings
+from strategies.setups import Structure
 from strategies.smc_strategy import SmcStrategy
 
 log = logging.getLogger("smc.backtest")
@@ -43,7 +44,8 @@ class BacktestResult:
 
     ``trades`` are the trade records (by entry time), ``signals`` the backtest report's signal
     dicts, and ``equity_times_ms``/``equity_values`` the per-bar mark-to-market equity (each
-    value is the equity at the close of the bar opening at that time).
+    value is the equity at the close of the bar opening at that time), ``equity_in_market``
+    whether a position was open then.
     """
 
     report: dict
@@ -51,6 +53,7 @@ class BacktestResult:
     signals: list[dict]
     equity_times_ms: np.ndarray
     equity_values: np.ndarray
+    equity_in_market: np.ndarray | None = None
 
 
 def execution_timeframe(klines_by_symbol: Mapping[str, Klines]) -> str:
@@ -63,8 +66,13 @@ def execution_timeframe(klines_by_symbol: Mapping[str, Klines]) -> str:
 
 
 def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
-                 progress: Callable[[float], None] | None = None) -> BacktestResult:
-    """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``."""
+                 progress: Callable[[float], None] | None = None,
+                 detection: Mapping[str, Structure] | None = None) -> BacktestResult:
+    """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``.
+
+    ``detection`` (symbol -> ``strategies.setups.Structure``) hands in SMC detection already made
+    over a symbol's signal bars with this config's SMC settings (``research`` reuses it across
+    runs that vary only risk or threshold settings); one that does not fit is refused."""
     exec_tf = execution_timeframe(klines_by_symbol)
     exec_ms = timeframe_ms(exec_tf)
     rules = backtest_rules(klines_by_symbol, config.exchanges.binance.rules)
@@ -100,7 +108,8 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     settings = StrategySettings.from_config(config, symbols=list(exec_bars), rules=rules,
                                             exec_bar_ms=exec_ms, signal_bar_ms=signal_ms)
     ledger = FillLedger(cash_after=cerebro.broker.cash_after)
-    cerebro.addstrategy(SmcStrategy, settings=settings, sink=ledger, progress=progress)
+    cerebro.addstrategy(SmcStrategy, settings=settings, sink=ledger, progress=progress,
+                        detection=detection)
     for symbol, r in rules.items():
         log.info("%s order rules: tick %g, step %g, min qty %g, min notional %g USDT", symbol,
                  r.tick_size, r.lot_step, r.min_qty, r.min_notional)
@@ -157,4 +166,5 @@ def _collect(config, klines_by_symbol, strategy, exec_tf, signal_tf, exec_ms, ti
         "trade_list": [trade_entry(t) for t in trades],
         "config": config.as_dict(),
     }
-    return BacktestResult(report, trades, [s.as_dict() for s in strategy.signals], times, values)
+    return BacktestResult(report, trades, [s.as_dict() for s in strategy.signals], times, values,
+                          in_market)
