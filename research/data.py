@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import DataError
-from core.timeframes import timeframe_ms
+from core.timeframes import DAY_MS, timeframe_ms
 from core.times import ms_to_iso_z
 from klines import Klines, find_gaps, load_klines
 from research.spec import Dataset, ResearchSpec, Window
 
-__all__ = ["LoadedDataset", "dataset_span", "has_bars", "load_datasets", "window_klines"]
+__all__ = ["LoadedDataset", "dataset_span", "covers", "load_datasets", "window_klines"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,14 +80,15 @@ def window_klines(klines: Klines, start_ms: int | None, end_ms: int | None) -> K
         gaps=find_gaps(times[first:stop], timeframe_ms(klines.timeframe)))
 
 
-def has_bars(loaded: LoadedDataset, window: Window) -> bool:
-    """Whether every file of the dataset has a bar in ``window``."""
+def covers(loaded: LoadedDataset, window: Window, slack_ms: int = DAY_MS) -> bool:
+    """Whether every file of the dataset spans ``window`` (its first bar opens at most
+    ``slack_ms`` after the start, its last bar closes at most ``slack_ms`` before the end)."""
     for klines in loaded.klines.values():
         times = _open_ms(klines)
-        first = 0 if window.start_ms is None else np.searchsorted(times, window.start_ms, "left")
-        stop = len(times) if window.end_ms is None else np.searchsorted(times, window.end_ms,
-                                                                        "left")
-        if first >= stop:
+        if window.start_ms is not None and times[0] > window.start_ms + slack_ms:
+            return False
+        last_close = times[-1] + timeframe_ms(klines.timeframe)
+        if window.end_ms is not None and last_close < window.end_ms - slack_ms:
             return False
     return True
 

@@ -58,6 +58,7 @@ MAX_GRID = 100_000
 _TOP_KEYS = ("config", "data", "windows", "params", "search", "objective", "holdout",
              "walk_forward")
 _SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]|$)")
 # The walk-forward carries each fold's final equity into the next fold's run.
 _NOT_SWEPT_IN_WALK_FORWARD = ("paper_trading.initial_balance",)
 
@@ -328,15 +329,15 @@ class _Parser:
     def when(self, key: str, value: Any) -> int | None:
         if value is None:
             return None
-        if isinstance(value, (date, datetime, str)) and not isinstance(value, bool):
+        if isinstance(value, (date, datetime)) or (isinstance(value, str)
+                                                    and _ISO_DATE.match(value.strip())):
             try:
                 stamp = pd.Timestamp(value)
-            except (ValueError, TypeError):
-                stamp = pd.NaT
-            if stamp is not pd.NaT:
                 stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else \
                     stamp.tz_convert("UTC")
                 return int(stamp.value // 1_000_000)
+            except (ValueError, TypeError, OverflowError):
+                pass
         raise self.fail(key, f"not an ISO date: {show(value)} (expected e.g. 2023-01-01)")
 
     def walk_forward(self, value: Any) -> WalkForwardSpec:

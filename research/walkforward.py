@@ -6,10 +6,11 @@ the earliest bar) the test windows follow each other, ``test_months`` long, whil
 tests ``[from + train + k x test, ... + test)``; it trains on the ``train_months`` before
 (``rolling``) or on everything from ``from`` (``anchored``).
 
-In each fold every candidate configuration runs on the training window of each dataset that has
-bars in both windows; the winner is the best score (``research.evaluate.score``: the mean
-objective over those datasets, each with at least ``min_trades`` trades). One configuration is
-chosen for all markets: the question is whether one setting works on more than one of them.
+In each fold every candidate configuration runs on the training window of each dataset whose
+data spans both windows (to within a day, ``research.data.covers``); the winner has the best
+score (``research.evaluate.score``: the mean objective over those datasets, each with at least
+``min_trades`` trades). One configuration is chosen for all markets: the question is whether
+one setting works on more than one of them.
 Then, per dataset, the winner runs on the test window, starting with the equity the previous
 fold's test run ended with (``paper_trading.initial_balance``): the out-of-sample account is a
 chain of real engine runs, each closing its positions at its end (a refit boundary costs the
@@ -39,7 +40,7 @@ from analyzers.metrics import (
 )
 from core.config import AppConfig
 from core.errors import UserInputError
-from research.data import LoadedDataset, dataset_span, has_bars, window_klines
+from research.data import LoadedDataset, covers, dataset_span, window_klines
 from research.evaluate import Scored, plan, rank, score
 from research.execute import Runner
 from research.objective import calmar_ratio, deflated_sharpe_ratio, objective_value
@@ -63,7 +64,7 @@ class Fold:
 @dataclass
 class FoldOutcome:
     fold: Fold
-    datasets: list[str]                   # the datasets with bars in both windows
+    datasets: list[str]                   # the datasets whose data spans both windows
     ranked: list[Scored]                  # every candidate on the training window
     test_rows: dict[str, dict] = field(default_factory=dict)
 
@@ -130,11 +131,11 @@ def run_walk_forward(spec: ResearchSpec, base: AppConfig, datasets: dict[str, Lo
                      runner: Runner) -> WalkForwardResult:
     folds = make_folds(spec, datasets)
     members = {f.index: [d.name for d in spec.datasets
-                         if has_bars(datasets[d.name], f.train)
-                         and has_bars(datasets[d.name], f.test)] for f in folds}
+                         if covers(datasets[d.name], Window(f.train.start_ms, f.test.end_ms))]
+               for f in folds}
     if not any(members.values()):
-        raise UserInputError(f"{spec.path}: walk_forward: no dataset has bars in both the "
-                             f"training and the test window of any fold")
+        raise UserInputError(f"{spec.path}: walk_forward: no dataset covers the training and "
+                             f"the test window of any fold")
     runner.expect(sum(len(m) for m in members.values()))  # the test runs, one per dataset
     outcomes = (_train_optuna(spec, base, datasets, runner, folds, members)
                 if spec.method == "optuna"

@@ -7,8 +7,8 @@
 Every task is one backtest through ``runners.backtest_engine.run_backtest``, on an embedded Dask
 ``LocalCluster`` (one worker process per core) by default, on an existing cluster with
 ``--scheduler``, or in this process with ``--in-process``. Results go to a SQLite table
-(``--results``, default next to the spec) that a later run resumes from. See the ``research``
-package for the spec, the studies and the report, and README.md ("Research").
+(``--results``, default ``reports/<spec name>.sqlite``) that a later run resumes from. See
+the ``research`` package for the spec, the studies and the report, and README.md ("Research").
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def build_parser() -> OneLineErrorParser:
         sub = studies.add_parser(name, help=text, description=text)
         sub.add_argument("spec", metavar="SPEC.yaml", help="the research spec (README: Research)")
         sub.add_argument("--results", metavar="PATH.sqlite",
-                         help="results table to resume from and add to (default: the spec's "
-                              "path with .sqlite)")
+                         help="results table to resume from and add to (default: "
+                              "reports/<spec name>.sqlite)")
         sub.add_argument("--search", choices=("grid", "random", "optuna"),
                          help="override search.method (optuna only if installed)")
         sub.add_argument("--trials", type=int, help="override search.trials (random, optuna)")
@@ -90,7 +90,7 @@ def _run(args) -> int:
     spec, config = load_spec(args.spec, method=args.search, trials=args.trials, seed=args.seed,
                              objective=args.objective, min_trades=args.min_trades,
                              walk_forward=walk_forward)
-    results = args.results or str(Path(args.spec).with_suffix(".sqlite"))
+    results = args.results or str(Path("reports") / f"{Path(args.spec).stem}.sqlite")
     prepare_output(results, "--results")
     datasets = load_datasets(spec)
     progress = TaskProgress(args.study, enabled=not args.quiet)
