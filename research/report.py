@@ -97,8 +97,8 @@ def _sweep_rows(ranked: list[Scored], keys: list[str], top: int | None) -> list[
 
 
 def _sweep_header(spec: ResearchSpec) -> list[str]:
-    return ["rank", *(p.key for p in spec.params), spec.objective, "worst", "sharpe",
-            "return %", "max DD %", "trades", "failed"]
+    return ["rank", *(p.key for p in spec.params), "score", "worst", "sharpe", "return %",
+            "max DD %", "trades", "failed"]
 
 
 def sweep_table(result, spec: ResearchSpec, top: int = 20) -> str:
@@ -110,9 +110,9 @@ def sweep_table(result, spec: ResearchSpec, top: int = 20) -> str:
     ok = sum(r["status"] == "ok" for r in result.trial_rows)
     lines = [f"Sweep: {len(result.ranked)} configurations x {len(result.units)} "
              f"(dataset, window): {units}",
-             f"objective {spec.objective} (mean over those; undefined below "
-             f"{spec.min_trades} trades), {ok} runs, "
-             f"{len(result.trial_rows) - ok} failed",
+             f"score: the mean {spec.objective} over those (undefined if one is failed or has "
+             f"fewer than {spec.min_trades} trades), worst: the lowest; sharpe and return: "
+             f"means; max DD: the worst; {ok} runs, {len(result.trial_rows) - ok} failed",
              _text_table(_sweep_header(spec), _sweep_rows(result.ranked, keys, top))]
     if len(result.ranked) > top:
         lines.append(f"({len(result.ranked) - top} more configurations in the results table "

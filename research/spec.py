@@ -198,6 +198,11 @@ def load_spec(path, *, method: str | None = None, trials: int | None = None,
         else parser.walk_forward(raw["walk_forward"]),
     )
     _check_search(parser, spec)
+    if spec.holdout is not None:
+        for i, w in enumerate(spec.windows):
+            if _overlap(w, spec.holdout):
+                raise parser.fail("holdout", f"{spec.holdout.label} overlaps windows[{i}] "
+                                  f"{w.label}; the holdout must lie outside the windows searched")
     if walk_forward:
         if spec.walk_forward is None:
             raise parser.fail("walk_forward", "missing: give train_months and test_months, e.g. "
@@ -445,6 +450,13 @@ def _schema_problem(base: dict, key: str, value: Any) -> str | None:
     except Fail as f:
         return f"{f.key}: {f.problem}" if f.key != key else f.problem
     return None
+
+
+def _overlap(a: Window, b: Window) -> bool:
+    inf = float("inf")
+    a0, a1 = -inf if a.start_ms is None else a.start_ms, inf if a.end_ms is None else a.end_ms
+    b0, b1 = -inf if b.start_ms is None else b.start_ms, inf if b.end_ms is None else b.end_ms
+    return a0 < b1 and b0 < a1
 
 
 def _did_you_mean(word: str, choices) -> str:

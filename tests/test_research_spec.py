@@ -97,6 +97,8 @@ BAD = [
                                                 "file"),
     ({"data": [{"ETHBTC": str(ETH_1H)}]}, "data[0]: ETHBTC is not quoted in USDT"),
     ({"data": [str(ETH_1H), str(ETH_1H)]}, "data[1]: dataset ETHUSDT is listed twice"),
+    ({"holdout": {"from": "2023-06-01", "to": "2024-01-01"}},
+     "holdout: 2023-06-01..2024-01-01 overlaps windows[0] all; the holdout must lie outside"),
     ({"walk_forward": {"train_months": 0, "test_months": 1}},
      "walk_forward.train_months: must be >= 1, got 0"),
 ]
@@ -132,3 +134,13 @@ def test_walk_forward_needs_its_section_and_keeps_the_balance_unswept(tmp_path):
                                  "params": {"paper_trading.initial_balance": [5000, 10000]}})
     with pytest.raises(UserInputError, match="cannot be swept in a walk-forward"):
         load_spec(path, walk_forward=True)
+
+
+def test_the_bundled_example_spec_is_valid():
+    from research.data import load_datasets
+    from research.walkforward import make_folds
+    from tests.research_helpers import ROOT
+
+    spec, _ = load_spec(ROOT / "research.yaml", walk_forward=True)
+    assert len(grid(spec.params)) == 18 and spec.holdout is not None
+    assert len(make_folds(spec, load_datasets(spec))) == 8  # 2019-09 .. 2023-09, six months each
