@@ -2,9 +2,15 @@
 resume, failures, JSON and report; and the same table from an embedded Dask cluster."""
 
 import base64
+import gzip
 import hashlib
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -14,7 +20,7 @@ from core.config import apply_overrides, load_config
 from klines import load_klines
 from research.tasks import METRIC_KEYS
 from runners.backtest_engine import run_backtest
-from tests.research_helpers import ETH_1H, column, run_research, table, write_spec
+from tests.research_helpers import BTC_1H, ETH_1H, ROOT, column, run_research, table, write_spec
 
 HOLDOUT_MS = 1688169600000  # 2023-07-01: the holdout window starts here
 REFUSED = "config: smc.htf_swing_lookback: must be > smc.swing_lookback (5), got 4"
@@ -143,3 +149,49 @@ def test_a_task_failing_in_the_engine_is_recorded_and_the_sweep_goes_on(tmp_path
     assert rows['[["strategy.signal_timeframe", "30m"]]'] == (
         "strategy.signal_timeframe 30m must be a whole multiple of the data's interval 1h; use "
         "data of 30m or finer")
+
+
+def test_a_changed_data_file_or_base_config_is_never_answered_from_old_results(tmp_path):
+    data = tmp_path / ETH_1H.name
+    data.write_bytes(ETH_1H.read_bytes())
+    body = {"data": [str(data)], "windows": [{"from": "2023-01-01", "to": "2023-02-01"}],
+            "params": {"smc.swing_lookback": [3, 5]}}
+    spec = write_spec(tmp_path, body)
+    args = ("sweep", spec, "--in-process", "--results", tmp_path / "r.sqlite", "--quiet")
+    assert run_research(*args).stdout.startswith("2 task(s) run")
+    assert run_research(*args).stdout.startswith("0 task(s) run")
+    lines = gzip.decompress(data.read_bytes()).decode().splitlines(keepends=True)
+    data.write_bytes(gzip.compress("".join(lines[:-1]).encode()))  # one bar less, in December
+    assert run_research(*args).stdout.startswith("2 task(s) run")
+    config = tmp_path / "config.yaml"
+    config.write_text("risk_manager:\n  fee_percent: 0.075\n")
+    spec = write_spec(tmp_path, {**body, "config": str(config)})
+    assert run_research(*args).stdout.startswith("2 task(s) run")
+    assert len(table(tmp_path / "r.sqlite")) == 6
+
+
+def test_an_interrupted_sweep_keeps_what_it_finished_and_resumes(tmp_path):
+    spec = write_spec(tmp_path, {"data": [str(BTC_1H)],
+                                 "windows": [{"from": "2021-01-01", "to": "2022-01-01"}],
+                                 "params": {"decision_engine.confidence_threshold":
+                                            [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85]}})
+    db = tmp_path / "r.sqlite"
+    args = ["sweep", str(spec), "--in-process", "--results", str(db), "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "runners.research", *args], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists() and column(db, "SELECT count(*) FROM results")[0][0] >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().endswith("interrupted")
+    kept = len(table(db))
+    assert 1 <= kept < 8
+    again = run_research(*args)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"{8 - kept} task(s) run in this process, {kept} answered")
+    assert len(table(db)) == 8
