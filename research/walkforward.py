@@ -136,10 +136,10 @@ def run_walk_forward(spec: ResearchSpec, base: AppConfig, datasets: dict[str, Lo
     if not any(members.values()):
         raise UserInputError(f"{spec.path}: walk_forward: no dataset covers the training and "
                              f"the test window of any fold")
-    runner.expect(sum(len(m) for m in members.values()))  # the test runs, one per dataset
-    outcomes = (_train_optuna(spec, base, datasets, runner, folds, members)
+    tests = sum(len(m) for m in members.values())  # the test runs, one per dataset and fold
+    outcomes = (_train_optuna(spec, base, datasets, runner, folds, members, tests)
                 if spec.method == "optuna"
-                else _train(spec, base, datasets, runner, folds, members))
+                else _train(spec, base, datasets, runner, folds, members, tests))
     equity = {d.name: base.paper_trading.initial_balance for d in spec.datasets}
     for outcome in outcomes:
         names = outcome.datasets
@@ -170,13 +170,15 @@ def run_walk_forward(spec: ResearchSpec, base: AppConfig, datasets: dict[str, Lo
     return result
 
 
-def _train(spec, base, datasets, runner, folds, members) -> list[FoldOutcome]:
+def _train(spec, base, datasets, runner, folds, members, tests: int) -> list[FoldOutcome]:
     configs = candidates(spec)
     plans = []
     for fold in folds:
         units = [(datasets[name], fold.train) for name in members[fold.index]]
         plans.append((fold, units, plan(base, configs, units)))
-    rows = runner.run([t for _, _, tasks in plans for t in tasks], datasets)
+    train = [t for _, _, tasks in plans for t in tasks]
+    runner.expect(len({t.task_id for t in train}) + tests)
+    rows = runner.run(train, datasets, counted=True)
     outcomes = []
     for fold, units, tasks in plans:
         n = len(units)
@@ -187,9 +189,10 @@ def _train(spec, base, datasets, runner, folds, members) -> list[FoldOutcome]:
     return outcomes
 
 
-def _train_optuna(spec, base, datasets, runner, folds, members) -> list[FoldOutcome]:
+def _train_optuna(spec, base, datasets, runner, folds, members, tests: int
+                  ) -> list[FoldOutcome]:
     outcomes = []
-    runner.expect(spec.trials * sum(len(m) for m in members.values()))
+    runner.expect(spec.trials * sum(len(m) for m in members.values()) + tests)
     for fold in folds:
         units = [(datasets[name], fold.train) for name in members[fold.index]]
         search, scored = OptunaSearch(spec.params, spec.seed), []
