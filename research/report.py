@@ -123,15 +123,22 @@ def sweep_table(result, spec: ResearchSpec, top: int = 20) -> str:
     if result.best is None:
         lines.append("No configuration qualified: none has a defined objective with at least "
                      f"{spec.min_trades} trades on every dataset and window.")
+    lines += _holdout_lines(result)
+    return "\n".join(lines)
+
+
+def _holdout_lines(result) -> list[str]:
+    lines = []
     for row in result.holdout_rows:
         m = row["metrics"] or {}
         lines.append(
             f"holdout {row['dataset']} {Window(row['start_ms'], row['end_ms']).label}: "
             + (f"return {_fmt(m.get('total_return_pct'))} % (buy and hold "
                f"{_fmt(m.get('buy_hold_return_pct'))} %), Sharpe {_fmt(m.get('sharpe'))}, "
+               f"deflated Sharpe {_fmt(result.dsr_by_task.get(row['task_id']))}, "
                f"max DD {_fmt(m.get('max_drawdown_pct'))} %, {m.get('trades')} trades"
                if row["status"] == "ok" else f"failed: {row['error']}"))
-    return "\n".join(lines)
+    return lines
 
 
 def _weakest(rows: list[dict], objective: str) -> dict | None:
@@ -144,13 +151,10 @@ def _weakest(rows: list[dict], objective: str) -> dict | None:
         (objective_value(r["metrics"], objective, 0) or 0.0) if r["status"] == "ok" else 0.0))
 
 
-def _unit_entry(row: dict, dsr: float | None = None) -> dict:
-    entry = {"dataset": row["dataset"], "from": iso_day(row["start_ms"]),
-             "to": iso_day(row["end_ms"]), "status": row["status"], "error": row["error"],
-             **(_metrics(row["metrics"]) or {})}
-    if dsr is not None or row["status"] == "ok":
-        entry["deflated_sharpe"] = dsr
-    return entry
+def _unit_entry(row: dict, dsr: float | None) -> dict:
+    return {"dataset": row["dataset"], "from": iso_day(row["start_ms"]),
+            "to": iso_day(row["end_ms"]), "status": row["status"], "error": row["error"],
+            **(_metrics(row["metrics"]) or {}), "deflated_sharpe": dsr}
 
 
 def sweep_document(result, spec: ResearchSpec, dsr_by_task: dict[str, float | None]) -> dict:
@@ -172,7 +176,8 @@ def sweep_document(result, spec: ResearchSpec, dsr_by_task: dict[str, float | No
         "min_trades": spec.min_trades,
         "chosen_params": chosen,
         "in_sample": in_sample,
-        "out_of_sample": None if holdout is None else _unit_entry(holdout),
+        "out_of_sample": None if holdout is None else _unit_entry(
+            holdout, dsr_by_task.get(holdout["task_id"])),
         "seed": spec.seed,
         "spec": spec.as_dict(),
         "failed_tasks": len(result.trial_rows) - len(ok_rows),
@@ -181,7 +186,8 @@ def sweep_document(result, spec: ResearchSpec, dsr_by_task: dict[str, float | No
         "by_dataset": {
             "in_sample": [_unit_entry(r, dsr_by_task.get(r["task_id"]))
                           for r in (best.rows if best else [])],
-            "out_of_sample": [_unit_entry(r) for r in result.holdout_rows]},
+            "out_of_sample": [_unit_entry(r, dsr_by_task.get(r["task_id"]))
+                              for r in result.holdout_rows]},
         "ranking": [{"params": dict(s.params), "score": s.score, "worst": s.worst,
                      "failed": s.failed} for s in result.ranked],
     }
@@ -350,9 +356,8 @@ def sweep_sections(result, spec: ResearchSpec, document: dict) -> list[tuple[str
     if heat:
         sections.append(("Objective over pairs of parameters", _img(heat, "heatmaps")))
     if result.holdout_rows:
-        sections.append(("Holdout", "<pre>" + html.escape(
-            "\n".join(line for line in sweep_table(result, spec).splitlines()
-                      if line.startswith("holdout"))) + "</pre>"))
+        sections.append(("Holdout (the winner, out of sample)",
+                         "<pre>" + html.escape("\n".join(_holdout_lines(result))) + "</pre>"))
     return sections
 
 

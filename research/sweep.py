@@ -3,7 +3,8 @@
 With ``holdout`` in the spec, the best configuration is then run on the holdout window of each
 dataset; those runs are the sweep's out-of-sample result and are not counted as trials.
 ``trials`` are all the sweep's tasks that ran (each configuration on each dataset and window),
-which is what the deflated Sharpe ratio must discount for.
+which is what the deflated Sharpe ratio must discount for: it is given for the best
+configuration's runs and for its holdout runs (``dsr_by_task``), from their daily equity.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ __all__ = ["SweepResult", "candidates", "run_sweep"]
 
 @dataclass
 class SweepResult:
-    """``dsr_by_task``: the deflated Sharpe ratio of the best configuration's run on each unit
-    (task id -> DSR)."""
+    """``dsr_by_task``: the deflated Sharpe ratio (task id -> DSR) of the best configuration's
+    runs, in sample and on the holdout."""
 
     ranked: list[Scored]
     units: list[tuple[str, Window]]
@@ -61,15 +62,15 @@ def run_sweep(spec: ResearchSpec, base: AppConfig, datasets: dict[str, LoadedDat
     ranked = rank(scored)
     result = SweepResult(ranked, [(loaded.name, w) for loaded, w in units],
                          [r for s in scored for r in s.rows])
-    if result.best is not None:
-        sharpes = [r["metrics"]["sharpe"] for r in result.trial_rows if r["status"] == "ok"]
-        for row in result.best.rows:
-            result.dsr_by_task[row["task_id"]] = _dsr(row, sharpes)
     if spec.holdout is not None and result.best is not None:
         holdout_units = [(datasets[d.name], spec.holdout) for d in spec.datasets]
         tasks = plan(base, [result.best.params], holdout_units)
         rows = runner.run(tasks, datasets)
         result.holdout_rows = [rows[t.task_id] for t in tasks]
+    if result.best is not None:
+        sharpes = [r["metrics"]["sharpe"] for r in result.trial_rows if r["status"] == "ok"]
+        for row in result.best.rows + result.holdout_rows:
+            result.dsr_by_task[row["task_id"]] = _dsr(row, sharpes)
     return result
 
 
