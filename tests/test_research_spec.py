@@ -1,11 +1,14 @@
-"""The research spec: ranges, and one clear line (exit 2) for every bad input."""
+"""The research spec: ranges, and one clear line (exit 2) for every bad input; the search
+methods."""
+
+import json
 
 import pytest
 
 from core.errors import UserInputError
 from research.space import grid, random_sample
 from research.spec import load_spec
-from tests.research_helpers import ETH_1H, run_research, write_spec
+from tests.research_helpers import ETH_1H, ROOT, run_research, write_spec
 
 GOOD = {"data": [str(ETH_1H)], "params": {"smc.swing_lookback": [3, 5]}}
 
@@ -144,3 +147,73 @@ def test_the_bundled_example_spec_is_valid():
     spec, _ = load_spec(ROOT / "research.yaml", walk_forward=True)
     assert len(grid(spec.params)) == 18 and spec.holdout is not None
     assert len(make_folds(spec, load_datasets(spec))) == 8  # 2019-09 .. 2023-09, six months each
+
+
+FAKE_OPTUNA = '''
+"""A stand-in with optuna's ask-and-tell surface, recording what the sweep tells it."""
+import json, os, random, types
+
+class TrialState:
+    FAIL = "FAIL"
+
+trial = types.SimpleNamespace(TrialState=TrialState)
+logging = types.SimpleNamespace(WARNING=30, set_verbosity=lambda level: None)
+
+class TPESampler:
+    def __init__(self, seed=None):
+        self.rng = random.Random(seed)
+
+samplers = types.SimpleNamespace(TPESampler=TPESampler)
+
+class _Trial:
+    def __init__(self, number, rng):
+        self.number, self.rng, self.params = number, rng, {}
+    def suggest_categorical(self, name, choices):
+        self.params[name] = self.rng.choice(list(choices))
+        return self.params[name]
+    def suggest_int(self, name, low, high, step=1):
+        self.params[name] = self.rng.randrange(low, high + 1, step)
+        return self.params[name]
+    def suggest_float(self, name, low, high, step=None):
+        self.params[name] = low + step * self.rng.randrange(int(round((high - low) / step)) + 1)
+        return self.params[name]
+
+class _Study:
+    def __init__(self, sampler):
+        self.sampler, self.asked = sampler, 0
+    def ask(self):
+        self.asked += 1
+        return _Trial(self.asked - 1, self.sampler.rng)
+    def tell(self, trial, values=None, state=None):
+        with open(os.environ["FAKE_OPTUNA_LOG"], "a") as fh:
+            fh.write(json.dumps([trial.number, trial.params, values, state]) + "\\n")
+
+def create_study(direction, sampler):
+    assert direction == "maximize"
+    return _Study(sampler)
+'''
+
+
+def test_optuna_search_asks_and_tells_each_trial(tmp_path):
+    (tmp_path / "fake" / "optuna").mkdir(parents=True)
+    (tmp_path / "fake" / "optuna" / "__init__.py").write_text(FAKE_OPTUNA)
+    path = write_spec(tmp_path, {
+        "data": [str(ETH_1H)], "windows": [{"from": "2023-01-01", "to": "2023-03-01"}],
+        "params": {"smc.swing_lookback": {"from": 3, "to": 6, "step": 1},
+                   "decision_engine.confidence_threshold": {"from": 0.5, "to": 0.8,
+                                                            "step": 0.1}},
+        "search": {"method": "optuna", "trials": 10, "seed": 3},
+        "objective": {"metric": "sharpe", "min_trades": 5}})
+    log = tmp_path / "told.jsonl"
+    env = {"PYTHONPATH": f"{tmp_path / 'fake'}:{ROOT}", "FAKE_OPTUNA_LOG": str(log)}
+    proc = run_research("sweep", path, "--in-process", "--results", tmp_path / "r.sqlite",
+                        "--json", tmp_path / "o.json", "--quiet", env_extra=env)
+    assert proc.returncode == 0, proc.stderr
+    told = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [t[0] for t in told] == list(range(10))  # every trial told, in order
+    ranking = json.loads((tmp_path / "o.json").read_text())["ranking"]
+    scores = {json.dumps(r["params"], sort_keys=True): r["score"] for r in ranking}
+    for _, params, value, state in told:
+        assert params["decision_engine.confidence_threshold"] in (0.5, 0.6, 0.7, 0.8)  # on grid
+        score = scores[json.dumps(params, sort_keys=True)]
+        assert (value, state) == ((score, None) if score is not None else (None, "FAIL"))
