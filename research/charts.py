@@ -4,7 +4,9 @@
 - ``heatmaps_png``: the objective over each pair of searched parameters. A cell is the MEAN
   score of the configurations with those two values (the others averaged over, not maximized,
   so a lucky corner does not paint the map); blank where no configuration had a score.
-  Continuous parameters are cut into at most ``MAX_BINS`` equal-width bins.
+  Continuous parameters are cut into at most ``MAX_BINS`` equal-width bins. The colours are
+  centred on "no edge" (0, or 0.5 for the PSR, a probability) and symmetric around it, so green
+  always means better than nothing and a map of losses is red however it ranks.
 - ``equity_png``: each dataset's stitched out-of-sample equity against buy and hold of the same
   markets over the same period, with the fold boundaries.
 - ``stability_png``: the value each fold chose for each parameter (a fold in cash is marked).
@@ -20,10 +22,10 @@ from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import TwoSlopeNorm
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-__all__ = ["MAX_BINS", "MAX_PAIRS", "equity_png", "heatmaps_png", "stability_png"]
+__all__ = ["MAX_BINS", "MAX_PAIRS", "color_norm", "equity_png", "heatmaps_png", "stability_png"]
 
 MAX_BINS = 8
 MAX_PAIRS = 6
@@ -56,6 +58,13 @@ def _label(v: Any) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
+def color_norm(values: np.ndarray, objective: str) -> Normalize:
+    """Colour scale centred on "no edge" (0; 0.5 for the PSR) and symmetric around it."""
+    center = 0.5 if objective == "psr" else 0.0
+    spread = max(float(np.max(np.abs(values - center))) if len(values) else 0.0, 1e-9)
+    return Normalize(vmin=center - spread, vmax=center + spread)
+
+
 def heatmaps_png(points: list[tuple[dict, float | None]], keys: list[str],
                  objective: str) -> bytes | None:
     """``points``: (params, score) of every configuration scored (every fold's, in a
@@ -77,11 +86,8 @@ def heatmaps_png(points: list[tuple[dict, float | None]], keys: list[str],
                 sums[y, x] += s
                 counts[y, x] += 1
         grid = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-        finite = grid[np.isfinite(grid)]
-        norm = None
-        if len(finite) and finite.min() < 0 < finite.max():
-            norm = TwoSlopeNorm(vcenter=0.0, vmin=finite.min(), vmax=finite.max())
-        image = ax.imshow(grid, origin="lower", aspect="auto", cmap="RdYlGn", norm=norm)
+        image = ax.imshow(grid, origin="lower", aspect="auto", cmap="RdYlGn",
+                          norm=color_norm(grid[np.isfinite(grid)], objective))
         for (y, x), value in np.ndenumerate(grid):
             if np.isfinite(value):
                 ax.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=7)
