@@ -212,10 +212,11 @@ def _train_optuna(spec, base, datasets, runner, folds, members, tests: int
 
 def _stitch(name: str, outcomes: list[FoldOutcome], loaded: LoadedDataset,
             initial: float) -> DatasetOutOfSample:
-    """The dataset's out-of-sample runs, one after the other (cash where a fold did not trade)."""
+    """The dataset's out-of-sample runs, one after the other (cash where a fold did not trade:
+    nothing qualified, or its test run failed; ``folds_failed`` counts the latter)."""
     times, values, flags, trades, fold_ends = [], [], [], [], []
     equity, first_ms, last_ms = initial, None, None
-    traded = flat = 0
+    traded = flat = failed = 0
     for outcome in outcomes:
         if name not in outcome.datasets:
             continue
@@ -232,6 +233,7 @@ def _stitch(name: str, outcomes: list[FoldOutcome], loaded: LoadedDataset,
                 for k in loaded.klines.values()]))
             v, m = np.full(len(t), float(equity)), np.zeros(len(t), dtype=bool)
             flat += 1
+            failed += row is not None
         times.append(t)
         values.append(v)
         flags.append(m)
@@ -253,7 +255,7 @@ def _stitch(name: str, outcomes: list[FoldOutcome], loaded: LoadedDataset,
         psr=_round(probabilistic_sharpe_ratio(returns)),
         calmar=_round(calmar_ratio(report["cagr_pct"], report["max_drawdown_pct"])),
         buy_hold_by_symbol_pct=by_symbol, start=_iso(first_ms), end=_iso(last_ms),
-        folds_traded=traded, folds_in_cash=flat, trade_list=trades)
+        folds_traded=traded, folds_in_cash=flat, folds_failed=failed, trade_list=trades)
     bh_times, bh_values = _basket_curve(closes, initial)
     return DatasetOutOfSample(name, report, times_ms, equity_values, bh_times, bh_values,
                               fold_ends, returns)
