@@ -41,6 +41,7 @@ from research.execute import DaskBackend, InProcessBackend, Runner
 from research.space import grid
 from research.spec import load_spec
 from research.store import ResultStore
+from research.tasks import detect_task
 from runners.backtest_engine import run_backtest
 
 DEFAULT_DATA = REPO / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz"
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             "risk_manager.take_profit_ratio": [2.0 + 0.25 * i for i in range(n)]})
         klines = next(iter(datasets.values())).klines
         bars = sum(len(k.frame) for k in klines.values())
+        t0 = time.process_time()
+        detect_task(tasks[0].config, klines, None, None)
+        detection_cpu = time.process_time() - t0
         print(f"{n} backtests of {args.data.name} per sweep ({bars:,} bars each), best of "
               f"{args.rounds} interleaved round(s); wall and CPU seconds (CPU: this process "
               f"and the workers)")
@@ -170,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
              f"{each_c:.1f} s -> {shared_c:.1f} s ({each_c / shared_c:.2f}x)",
              f">= {TARGET_REUSE}x", each_c / shared_c >= TARGET_REUSE),
     ]
+    per_task = alone_c / n
+    print(f"detection is {detection_cpu:.2f} s of a {per_task:.2f} s backtest (CPU): sharing it "
+          f"can save at most {detection_cpu / per_task:.1%} of a task, a ceiling of "
+          f"{per_task / max(per_task - detection_cpu, 1e-9):.2f}x")
     return 0 if all(results) else 1
 
 
