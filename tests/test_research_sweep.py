@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -170,6 +171,14 @@ def test_a_changed_data_file_or_base_config_is_never_answered_from_old_results(t
     assert len(table(tmp_path / "r.sqlite")) == 6
 
 
+def finished(db) -> int:
+    """Rows in the results table so far (0 while the file or its table is being created)."""
+    try:
+        return column(db, "SELECT count(*) FROM results")[0][0] if db.exists() else 0
+    except sqlite3.OperationalError:
+        return 0
+
+
 def test_an_interrupted_sweep_keeps_what_it_finished_and_resumes(tmp_path):
     spec = write_spec(tmp_path, {"data": [str(BTC_1H)],
                                  "windows": [{"from": "2021-01-01", "to": "2022-01-01"}],
@@ -181,9 +190,7 @@ def test_an_interrupted_sweep_keeps_what_it_finished_and_resumes(tmp_path):
                             env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if db.exists() and column(db, "SELECT count(*) FROM results")[0][0] >= 1:
-            break
+    while time.monotonic() < deadline and proc.poll() is None and finished(db) < 1:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
