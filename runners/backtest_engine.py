@@ -28,6 +28,7 @@ from feeds.array_feed import ArrayFeed
 from feeds.resample import htf_stamp_offset_ms, resample_bars
 from klines import Klines
 from strategies.settings import StrategySettings
+from strategies.setups import Structure
 from strategies.smc_strategy import SmcStrategy
 
 log = logging.getLogger("smc.backtest")
@@ -68,13 +69,17 @@ def execution_timeframe(klines_by_symbol: Mapping[str, Klines]) -> str:
 
 def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
                  progress: Callable[[float], None] | None = None,
-                 analyzers: Mapping[str, type] | None = None, gate=None) -> BacktestResult:
+                 analyzers: Mapping[str, type] | None = None, gate=None,
+                 detection: Mapping[str, Structure] | None = None) -> BacktestResult:
     """Run the SMC strategy over ``klines_by_symbol`` (symbol -> Klines) with ``config``.
 
     ``analyzers``: extra backtrader analyzers by name (tests, benchmarks); their
     ``get_analysis()`` is returned in ``BacktestResult.analyses``. ``gate`` (a
     ``strategies.gate.MarketGate``, default: always open) lets a replay of a live record hold
-    entries as the live engine did (the readiness drift check)."""
+    entries as the live engine did (the readiness drift check). ``detection`` (symbol ->
+    ``strategies.setups.Structure``) hands in SMC detection already made over a symbol's signal
+    bars with this config's SMC settings (``research`` reuses it across runs that vary only risk
+    or threshold settings); one that does not fit is refused."""
     exec_tf = execution_timeframe(klines_by_symbol)
     exec_ms = timeframe_ms(exec_tf)
     rules = backtest_rules(klines_by_symbol, config.exchanges.binance.rules)
@@ -110,7 +115,8 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     settings = StrategySettings.from_config(config, symbols=list(exec_bars), rules=rules,
                                             exec_bar_ms=exec_ms, signal_bar_ms=signal_ms)
     ledger = FillLedger(cash_after=cerebro.broker.cash_after)
-    cerebro.addstrategy(SmcStrategy, settings=settings, sink=ledger, progress=progress, gate=gate)
+    cerebro.addstrategy(SmcStrategy, settings=settings, sink=ledger, progress=progress, gate=gate,
+                        detection=detection)
     for symbol, r in rules.items():
         log.info("%s order rules: tick %g, step %g, min qty %g, min notional %g USDT", symbol,
                  r.tick_size, r.lot_step, r.min_qty, r.min_notional)

@@ -122,6 +122,45 @@ def _mean_body_before(open_: np.ndarray, close: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class Structure:
+    """The two SMC detections ``find_setups`` reads, made once over one series of signal bars
+    (``detect_structure``), with what they were made from, so a run handed them can check that
+    they fit its bars and its parameters."""
+
+    internal: SmcResult                # detection with params.smc
+    swing: SmcResult                   # detection with the HTF swing lookback
+    smc: SmcParams
+    htf_swing_lookback: int
+    bars_key: tuple[int, int, int, int]  # (timeframe ms, bar count, first and last open time)
+
+    def fits(self, bars, params: SetupParams) -> bool:
+        """Whether it was made over ``bars`` (a ``core.bars.Bars``) with ``params``' detection
+        settings."""
+        return (self.bars_key == _bars_key(bars) and self.smc == params.smc
+                and self.htf_swing_lookback == params.htf_swing_lookback)
+
+
+def detect_structure(bars, params: SetupParams = SetupParams()) -> Structure:
+    """Both detections of ``find_setups`` over ``bars`` (a ``core.bars.Bars``); they depend on
+    ``params.smc`` and ``htf_swing_lookback`` only, not on the risk or order settings."""
+    o, h, lo, c = bars.open, bars.high, bars.low, bars.close
+    return Structure(detect_smc(o, h, lo, c, params.smc),
+                     detect_smc(o, h, lo, c, _swing_params(params)),
+                     params.smc, params.htf_swing_lookback, _bars_key(bars))
+
+
+def _bars_key(bars) -> tuple[int, int, int, int]:
+    n = len(bars)
+    return (int(bars.timeframe_ms), n, int(bars.open_time_ms[0]) if n else 0,
+            int(bars.open_time_ms[-1]) if n else 0)
+
+
+def _swing_params(params: SetupParams) -> SmcParams:
+    return SmcParams(swing_lookback=params.htf_swing_lookback, break_on=params.smc.break_on,
+                     order_block=params.smc.order_block, fvg_fill=params.smc.fvg_fill)
+
+
 def find_setups(open_, high, low, close, params: SetupParams = SetupParams(),
                 internal: SmcResult | None = None, swing: SmcResult | None = None) -> list[Setup]:
     """All setups on these bars, ordered by ``known_at`` (then block index).
@@ -134,10 +173,7 @@ def find_setups(open_, high, low, close, params: SetupParams = SetupParams(),
     if internal is None:
         internal = detect_smc(open_, high, low, close, params.smc)
     if swing is None:
-        swing_params = SmcParams(swing_lookback=params.htf_swing_lookback,
-                                 break_on=params.smc.break_on,
-                                 order_block=params.smc.order_block, fvg_fill=params.smc.fvg_fill)
-        swing = detect_smc(open_, high, low, close, swing_params)
+        swing = detect_smc(open_, high, low, close, _swing_params(params))
 
     blocks = internal.order_blocks
     if len(blocks) == 0:
@@ -215,17 +251,25 @@ class SetupTracker:
     Backtest (``preloaded`` bars given): detection runs once over the whole series and setups
     are released only when their ``known_at`` bar is reached; this is equivalent to detecting on
     every prefix because every detector is prefix-invariant (tested), and ``runners.backtest
-    --check-lookahead`` re-checks it end to end. Live (no preload): bars are appended as they
-    close and detection reruns on the buffer; the same ``find_setups`` answers both.
+    --check-lookahead`` re-checks it end to end. ``structure`` hands in that detection already
+    made over the same bars (``detect_structure``; a sweep reuses it across runs that differ only
+    in risk or threshold settings); one that does not fit the bars or the parameters is refused.
+    Live (no preload): bars are appended as they close and detection reruns on the buffer; the
+    same ``find_setups`` answers both.
     """
 
-    def __init__(self, params: SetupParams, preloaded=None):
+    def __init__(self, params: SetupParams, preloaded=None, structure: Structure | None = None):
         self.params = params
         self._by_bar: dict[int, list[Setup]] = {}
         self._preloaded = preloaded
+        if structure is not None and (preloaded is None or not structure.fits(preloaded, params)):
+            raise ValueError("the precomputed SMC structure was not made over these bars with "
+                             "these detection settings")
         if preloaded is not None:
+            internal, swing = (None, None) if structure is None else (structure.internal,
+                                                                      structure.swing)
             for s in find_setups(preloaded.open, preloaded.high, preloaded.low, preloaded.close,
-                                 params):
+                                 params, internal=internal, swing=swing):
                 self._by_bar.setdefault(s.known_at, []).append(s)
         self._buffer: list[tuple[float, float, float, float]] = []
 

@@ -11,6 +11,8 @@ Params:
     sink (EventSink): where events go (default ``NullSink``: a backtest).
     gate (MarketGate): history bars and the circuit breaker (default ``ALWAYS_OPEN``).
     progress (callable | None): called with the fraction of execution bars done.
+    detection (mapping | None): symbol -> ``strategies.setups.Structure``, SMC detection already
+        made over that symbol's preloaded signal bars (a sweep reuses it); None detects here.
 
 Feeds, per symbol: ``SYMBOL`` (execution bars, fills happen here) and ``SYMBOL@signal``
 (signal-timeframe bars, stamped so each arrives with the last execution bar of its period;
@@ -128,6 +130,7 @@ class SmcStrategy(bt.Strategy):
         ("sink", None),
         ("gate", None),
         ("progress", None),
+        ("detection", None),
     )
 
     def __init__(self):
@@ -152,7 +155,8 @@ class SmcStrategy(bt.Strategy):
             preloaded = getattr(signal_feed, "bars", None) if settings.preload else None
             book = _SymbolBook(
                 symbol, exec_feed, signal_feed,
-                SetupTracker(settings.setup_for(symbol), preloaded=preloaded),
+                SetupTracker(settings.setup_for(symbol), preloaded=preloaded,
+                             structure=(self.p.detection or {}).get(symbol)),
                 DataGapGuard(settings.exec_bar_ms,
                              settings.gap_cooldown_bars * settings.signal_bar_ms))
             self.books.append(book)
