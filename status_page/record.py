@@ -236,7 +236,8 @@ class RecordCache:
         self._record: PaperRecord | None = None
         self._summary: RecordSummary | None = None
         self._lock = threading.Lock()          # held while the record is updated
-        self._refreshing = False
+        self._refreshing = False               # a background refresh is under way
+        self._flag = threading.Lock()          # guards _refreshing
 
     def summary(self, conn, key: RecordKey) -> RecordSummary:
         fingerprint = queries.bar_fingerprint(conn, key.account_id, key.series)
@@ -244,10 +245,12 @@ class RecordCache:
         if current is not None and current.key == key:
             if current.fingerprint == fingerprint:
                 return current
-            if not self._refreshing and self.clock() - current.computed_at >= self.min_interval_s:
-                self._refreshing = True
-                threading.Thread(target=self._refresh_in_background, args=(key,), daemon=True,
-                                 name="status-record").start()
+            if self.clock() - current.computed_at >= self.min_interval_s:
+                with self._flag:
+                    start, self._refreshing = not self._refreshing, True
+                if start:
+                    threading.Thread(target=self._refresh_in_background, args=(key,),
+                                     daemon=True, name="status-record").start()
             return current
         with self._lock:
             current = self._summary
@@ -274,7 +277,8 @@ class RecordCache:
         except Exception:
             log.exception("could not refresh the paper record")
         finally:
-            self._refreshing = False
+            with self._flag:
+                self._refreshing = False
 
 
 def _min(a: int | None, b: int) -> int:

@@ -288,7 +288,8 @@ class View:
         """The paper record's metrics (the backtest's definitions) and its equity and drawdown."""
         key = self.record_key()
         if key is None:
-            return {"metrics": None, "equity_curve": [], "points": [], "drawdown": []}
+            return {"metrics": None, "equity_curve": [], "points": [], "drawdown": [],
+                    "_points_ms": [], "_drawdown_ms": []}
         summary = self.ctx.records.summary(self.conn, key)
         metrics = {k: v for k, v in summary.metrics.items() if k != "equity_curve"}
         return {"metrics": metrics, "equity_curve": summary.metrics["equity_curve"],
