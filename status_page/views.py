@@ -125,7 +125,8 @@ class View:
                 and age <= stale_s,
                 "run_id": self.run["id"], "run_status": self.run["status"],
                 "last_heartbeat": ms_to_iso(self.run["last_heartbeat_ms"] // 1000 * 1000),
-                "heartbeat_age_s": age, "started": ms_to_iso(self.run["started_ms"])}
+                "heartbeat_age_s": age,
+                "started": ms_to_iso(self.run["started_ms"] // 1000 * 1000)}
 
     def market(self) -> list[dict[str, Any]]:
         """Per traded symbol: last price, feed status and the age of the last data."""
@@ -324,8 +325,7 @@ class View:
         shown = history[-limit:]
         first_ms = int(shown[0, 0])
         end_ms = int(shown[-1, 0]) + timeframe_ms(interval)
-        out["bars"] = [[int(b[0]), float(b[1]), float(b[2]), float(b[3]), float(b[4]),
-                        float(b[5])] for b in shown]
+        out["bars"] = [[int(b[0]), *(_r(float(v)) for v in b[1:])] for b in shown]
         out["zones"] = {
             "order_blocks": zones["order_blocks"], "fvgs": zones["fvgs"],
             "swings": [s for s in zones["swings"] if s["time"] >= first_ms],

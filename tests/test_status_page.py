@@ -502,3 +502,40 @@ def test_bind_policy():
     with pytest.raises(ConfigError) as excinfo:
         bind_policy("0.0.0.0", "T", {"T": "tiny"})
     assert "tiny" not in str(excinfo.value)
+
+
+# ----------------------------------------------------------------- documentation and deployment
+
+def test_readme_documents_every_endpoint_with_valid_examples(config, tmp_path):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Status page"):readme.index("## Benchmarks")]
+    blocks = re.findall(r"```json\n(.*?)```", section, re.S)
+    assert len(blocks) >= 8 and all(json.loads(b) is not None for b in blocks)
+    app = app_for(config, tmp_path / "none.db")
+    paths = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
+    assert paths == {*(p for p in ENDPOINTS if p.startswith("/api/")), *ALIASES}
+    for path in paths:
+        assert f"`{path}" in section or f"`GET {path}" in section, path
+
+
+def test_systemd_units_restart_run_as_a_user_and_take_secrets_from_a_file():
+    import configparser
+    from pathlib import Path
+
+    deploy = Path(__file__).resolve().parent.parent / "deploy"
+    for unit, module in (("smc-paper.service", "runners.live_paper"),
+                         ("smc-status-page.service", "runners.status_page")):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str
+        parser.read(deploy / unit)
+        service = parser["Service"]
+        assert service["Restart"] == "on-failure" and service["RestartPreventExitStatus"] == "2"
+        assert service["User"] == "smc" and service["WorkingDirectory"].startswith("/")
+        assert service["EnvironmentFile"].lstrip("-").startswith("/etc/")
+        assert f"-m {module} " in service["ExecStart"]
+        assert parser["Install"]["WantedBy"] == "multi-user.target"
+        assert "state" in service["ReadWritePaths"]
+    assert "SMC_STATUS_TOKEN" in (deploy / "env.example").read_text()
