@@ -23,7 +23,7 @@ from runners.cli import OneLineErrorParser, run_cli
 
 log = logging.getLogger("smc.status")
 
-THREADS = 8
+THREADS = 4
 
 
 def build_parser() -> OneLineErrorParser:
@@ -33,6 +33,8 @@ def build_parser() -> OneLineErrorParser:
         epilog="exit codes: 0 stopped; 1 internal error; 2 bad input (config, --db, a "
                "non-loopback host without a token, a port in use)")
     parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
+    parser.add_argument("--threads", type=int, default=THREADS, choices=range(1, 33),
+                        metavar="N", help=f"worker threads answering requests (default {THREADS})")
     parser.add_argument("--db", metavar="URL",
                         help="state database to show, overriding database.url "
                              "(e.g. sqlite:///state/replay.db)")
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
         token = bind_policy(page.host, page.token_env, os.environ)
         app = create_app(config, db_option=db_option, token=token, bind_host=page.host)
-        server = _server(app, page.host, page.port)
+        server = _server(app, page.host, page.port, args.threads)
         signal.signal(signal.SIGTERM, lambda *_: server.close())
         shown = f"[{page.host}]" if ":" in page.host else page.host
         log.info("status page on http://%s:%d/ (database %s; bearer token %s)", shown,
@@ -76,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(body, logger=log)
 
 
-def _server(app, host: str, port: int):
+def _server(app, host: str, port: int, threads: int):
     from waitress import create_server
 
     try:
-        return create_server(app, host=host, port=port, threads=THREADS, ident="smc-status",
+        return create_server(app, host=host, port=port, threads=threads, ident="smc-status",
                              clear_untrusted_proxy_headers=True)
     except OSError as exc:
         raise UserInputError(f"status_page.host/port {host}:{port}: cannot listen there: "

@@ -33,24 +33,28 @@ def _sections(view: View, page_no: int) -> dict:
     ok, health = view.health()
     trades = view.trades(TRADES_PER_PAGE, (page_no - 1) * TRADES_PER_PAGE)
     pages = max((trades["total"] + TRADES_PER_PAGE - 1) // TRADES_PER_PAGE, 1)
-    equity = view.equity()
+    equity = view.equity(points=False)
     bar_ms = timeframe_ms(view.cfg["strategy"]["signal_timeframe"])
+    cache = view.ctx.cache
     price_charts = []
     for symbol in view.symbols:
         candles = view.candles(symbol, CANDLES_SHOWN)
+        key = ("price-svg", view.candles_key(symbol, CANDLES_SHOWN))
+        svg = cache.get(key) or cache.put(key, Markup(charts.price_chart(candles, bar_ms)))
         price_charts.append({"symbol": symbol, "interval": candles["interval"],
-                             "zones": candles["zones"],
-                             "svg": Markup(charts.price_chart(candles, bar_ms))})
+                             "zones": candles["zones"], "svg": svg})
+    key = ("equity-svg", equity["_version"])
+    equity_svgs = cache.get(key) or cache.put(key, (
+        Markup(charts.line_chart(equity["_points_ms"], css="equity-chart",
+                                 label="Equity (USDT)")),
+        Markup(charts.line_chart(equity["_drawdown_ms"], css="drawdown-chart",
+                                 label="Drawdown (%)", unit=" %", floor_zero=True, height=150))))
     return {
         "ok": ok, "health": health, "mode": view.mode(), "account": view.account(),
         "positions": view.positions(), "trades": trades, "page_no": page_no, "pages": pages,
         "signals": view.signals(SIGNALS_SHOWN), "market": view.market(),
         "metrics": equity["metrics"],
-        "equity_svg": Markup(charts.line_chart(equity["_points_ms"], css="equity-chart",
-                                               label="Equity (USDT)")),
-        "drawdown_svg": Markup(charts.line_chart(equity["_drawdown_ms"], css="drawdown-chart",
-                                                 label="Drawdown (%)", unit=" %",
-                                                 floor_zero=True, height=150)),
+        "equity_svg": equity_svgs[0], "drawdown_svg": equity_svgs[1],
         "price_charts": price_charts, "readiness": view.readiness(),
         "refresh": current_app.extensions["smc_status"]["context"].config.status_page
         .refresh_seconds,

@@ -20,7 +20,8 @@ from sqlalchemy import Connection
 from core.records import RunMode
 
 __all__ = [
-    "account", "bar_fingerprint", "bars", "closed_trade_ids", "closed_trades_page",
+    "account", "bar_fingerprint", "bars", "closed_count", "closed_trade_ids",
+    "closed_trades_page", "last_bar_open",
     "day_start_equity", "fills_after", "first_equity_of_day", "latest_run", "market",
     "open_trades", "runs", "shown_account", "signal_counts", "signals", "trades_in_window",
     "trades_of_ids",
@@ -34,10 +35,16 @@ _TRADE_COLUMNS = ("id, symbol, side, status, signal_id, size, planned_entry, sto
 _RUN_COLUMNS = "id, account_id, started_ms, stopped_ms, mode, status, last_heartbeat_ms"
 
 
+def _raw(conn: Connection):
+    """The sqlite3 connection under ``conn``, inside the same read transaction: plain tuples,
+    without SQLAlchemy's per-row objects (they cost more than the query on large reads)."""
+    return conn.connection.dbapi_connection
+
+
 def _rows(conn: Connection, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
-    result = conn.exec_driver_sql(sql, params)
-    names = list(result.keys())
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    cursor = _raw(conn).execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _one(conn: Connection, sql: str, params: tuple = ()) -> dict[str, Any] | None:
@@ -88,19 +95,25 @@ def market(conn: Connection) -> list[dict[str, Any]]:
 
 def open_trades(conn: Connection, account_id: int) -> list[dict[str, Any]]:
     """Pending and open trades, oldest first."""
-    return _rows(conn, f"SELECT {_TRADE_COLUMNS} FROM trades WHERE account_id = ? AND status IN "
+    # By the status index (a handful of live trades), not the account's (every trade it had).
+    return _rows(conn, f"SELECT {_TRADE_COLUMNS} FROM trades WHERE +account_id = ? AND status IN "
                        f"('pending', 'open') ORDER BY id", (account_id,))
 
 
 def closed_trades_page(conn: Connection, account_id: int, limit: int, offset: int
-                       ) -> tuple[list[dict[str, Any]], int]:
-    """One page of closed trades, newest exit first, and how many there are in all."""
-    total = conn.exec_driver_sql("SELECT count(*) FROM trades WHERE account_id = ? AND status = "
-                                 "'closed'", (account_id,)).scalar_one()
-    rows = _rows(conn, f"SELECT {_TRADE_COLUMNS} FROM trades WHERE account_id = ? AND status = "
-                       f"'closed' ORDER BY exit_time_ms DESC, id DESC LIMIT ? OFFSET ?",
-                 (account_id, limit, offset))
-    return rows, int(total)
+                       ) -> list[dict[str, Any]]:
+    """One page of closed trades, newest exit first."""
+    # The unary + keeps SQLite off the account index, so it walks the exit-time index (whose
+    # entries end with the id) newest first instead of sorting every closed trade per request.
+    rows = _rows(conn, f"SELECT {_TRADE_COLUMNS} FROM trades WHERE +account_id = ? AND +status = "
+                       f"'closed' AND exit_time_ms IS NOT NULL ORDER BY exit_time_ms DESC, id DESC "
+                       f"LIMIT ? OFFSET ?", (account_id, limit, offset))
+    return rows
+
+
+def closed_count(conn: Connection, account_id: int) -> int:
+    return int(_raw(conn).execute("SELECT count(*) FROM trades WHERE account_id = ? AND status = "
+                                  "'closed'", (account_id,)).fetchone()[0])
 
 
 def trades_in_window(conn: Connection, account_id: int, symbol: str, since_ms: int,
@@ -113,7 +126,7 @@ def trades_in_window(conn: Connection, account_id: int, symbol: str, since_ms: i
 
 
 def closed_trade_ids(conn: Connection, account_id: int) -> list[int]:
-    return [r[0] for r in conn.exec_driver_sql(
+    return [r[0] for r in _raw(conn).execute(
         "SELECT id FROM trades WHERE account_id = ? AND status = 'closed'", (account_id,))]
 
 
@@ -142,7 +155,7 @@ def fills_after(conn: Connection, account_id: int, after_id: int) -> list[dict[s
 
 def day_start_equity(conn: Connection, account_id: int, day_start_ms: int) -> float | None:
     """The last equity snapshot at or before ``day_start_ms`` (as ``brokers.restore`` reads it)."""
-    row = conn.exec_driver_sql(
+    row = _raw(conn).execute(
         "SELECT e.equity FROM equity_snapshots e WHERE e.run_id IN (SELECT id FROM runs WHERE "
         "account_id = ?) AND e.time_ms <= ? ORDER BY e.time_ms DESC, e.id DESC LIMIT 1",
         (account_id, day_start_ms)).fetchone()
@@ -151,7 +164,7 @@ def day_start_equity(conn: Connection, account_id: int, day_start_ms: int) -> fl
 
 def first_equity_of_day(conn: Connection, account_id: int, day_start_ms: int) -> float | None:
     """The first equity snapshot after ``day_start_ms`` (the day's start when none is before)."""
-    row = conn.exec_driver_sql(
+    row = _raw(conn).execute(
         "SELECT e.equity FROM equity_snapshots e WHERE e.run_id IN (SELECT id FROM runs WHERE "
         "account_id = ?) AND e.time_ms > ? ORDER BY e.time_ms, e.id LIMIT 1",
         (account_id, day_start_ms)).fetchone()
@@ -172,7 +185,7 @@ def signals(conn: Connection, account_id: int, limit: int) -> list[dict[str, Any
 
 def signal_counts(conn: Connection, account_id: int) -> tuple[int, int]:
     """``(signals, signals traded)`` of the account."""
-    n, traded = conn.exec_driver_sql(
+    n, traded = _raw(conn).execute(
         "SELECT count(*), coalesce(sum(traded), 0) FROM signals WHERE run_id IN (SELECT id FROM "
         "runs WHERE account_id = ?)", (account_id,)).fetchone()
     return int(n), int(traded)
@@ -195,22 +208,22 @@ def bars(conn: Connection, account_id: int, symbol: str, interval: str, *,
         params.append(last)
     else:
         sql += " ORDER BY open_time_ms"
-    rows = conn.exec_driver_sql(sql, tuple(params)).fetchall()
+    rows = _raw(conn).execute(sql, tuple(params)).fetchall()
     return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+
+
+def last_bar_open(conn: Connection, account_id: int, symbol: str, interval: str) -> int | None:
+    """Open time of the newest recorded bar of one series (the primary key answers it)."""
+    return _raw(conn).execute("SELECT max(open_time_ms) FROM bars WHERE account_id = ? AND "
+                              "symbol = ? AND interval = ?", (account_id, symbol,
+                                                              interval)).fetchone()[0]
 
 
 def bar_fingerprint(conn: Connection, account_id: int, series: list[tuple[str, str]]
                     ) -> tuple:
-    """What changes when the record changes: the newest bar of each series, the newest fill,
-    the number of closed trades, the newest signal and the account's cash (cheap, indexed)."""
-    parts: list[Any] = []
-    for symbol, interval in series:
-        parts.append(conn.exec_driver_sql(
-            "SELECT max(open_time_ms) FROM bars WHERE account_id = ? AND symbol = ? AND "
-            "interval = ?", (account_id, symbol, interval)).scalar())
-    parts += conn.exec_driver_sql(
-        "SELECT (SELECT max(id) FROM fills), (SELECT count(*) FROM trades WHERE account_id = ? AND "
-        "status = 'closed'), (SELECT max(id) FROM signals), (SELECT cash FROM accounts WHERE "
-        "id = ?), (SELECT trading_since_ms FROM accounts WHERE id = ?)",
-        (account_id, account_id, account_id)).fetchone()
+    """What changes when the account's record changes: the newest bar of each series, and the
+    account's cash and last update (every fill sets both), and when it started trading."""
+    parts: list[Any] = [last_bar_open(conn, account_id, s, i) for s, i in series]
+    parts += _raw(conn).execute("SELECT cash, updated_ms, trading_since_ms FROM accounts WHERE "
+                                "id = ?", (account_id,)).fetchone() or ()
     return tuple(parts)

@@ -213,9 +213,15 @@ class PaperRecord:
                               for t in open_trades if t["symbol"] in symbols)
         records = [self.records[i] for _, i in self._order]
         basket, by_symbol = buy_hold({s: (self.opens[s], self.closes[s]) for s in symbols})
-        metrics = summarize(times=self.times, values=values, in_market=self.in_market,
-                            initial_equity=key.initial, trades=records,
-                            first_price=1.0 if basket is not None else None, last_price=basket)
+        try:
+            metrics = summarize(times=self.times, values=values, in_market=self.in_market,
+                                initial_equity=key.initial, trades=records,
+                                first_price=1.0 if basket is not None else None,
+                                last_price=basket)
+        except ValueError as exc:   # e.g. an equity at or below zero: no returns to measure
+            log.warning("paper record: metrics undefined: %s", exc)
+            metrics = {"error": f"metrics undefined: {exc}", "trades": len(records),
+                       "equity_curve": []}
         n_signals, n_traded = queries.signal_counts(conn, key.account_id)
         metrics.update(buy_hold_by_symbol_pct=by_symbol or None, signals=n_signals,
                        signals_traded=n_traded,

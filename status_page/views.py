@@ -32,7 +32,7 @@ from core.times import ms_to_iso
 from . import queries
 from .database import MISSING, StateDatabase, Unavailable
 from .record import RecordCache, RecordKey
-from .zones import DETECT_BARS, ZoneCache, smc_params
+from .zones import DETECT_BARS, Lru, ZoneCache, smc_params
 
 __all__ = ["BadParameter", "Context", "View", "READINESS_HTML", "READINESS_JSON"]
 
@@ -53,6 +53,8 @@ class Context:
     database: StateDatabase
     records: RecordCache = field(init=False)
     zone_cache: ZoneCache = field(default_factory=ZoneCache)
+    # Results that only change with the account's data (keys carry the account's version).
+    cache: Lru = field(default_factory=lambda: Lru(64))
 
     def __post_init__(self):
         self.records = RecordCache(self.database)
@@ -76,6 +78,15 @@ class View:
         self.cfg = self.run["config"] if self.run else ctx.config.as_dict()
         self._market: list[dict] | None = None
         self._open: list[dict] | None = None
+        self._account: dict[str, Any] | None = None
+
+    @property
+    def version(self) -> tuple | None:
+        """Changes whenever the account's trades change: every fill sets its cash and update
+        time (bars and prices are keyed separately)."""
+        if self.acc is None:
+            return None
+        return (self.acc["id"], self.acc["updated_ms"], self.acc["cash"])
 
     # ------------------------------------------------------------------ shared pieces
     @property
@@ -195,8 +206,11 @@ class View:
 
     # ------------------------------------------------------------------ account and positions
     def account(self) -> dict[str, Any]:
-        if self.acc is None:
-            return self._no_account()
+        if self._account is None:
+            self._account = self._no_account() if self.acc is None else self._account_now()
+        return self._account
+
+    def _account_now(self) -> dict[str, Any]:
         acc = self.acc
         held = [t for t in self.open_rows if t["status"] == "open"]
         equity = acc["cash"]
@@ -267,7 +281,11 @@ class View:
     def trades(self, limit: int, offset: int) -> dict[str, Any]:
         if self.acc is None:
             return {"total": 0, "limit": limit, "offset": offset, "trades": []}
-        rows, total = queries.closed_trades_page(self.conn, self.acc["id"], limit, offset)
+        key = ("closed", self.version)
+        total = self.ctx.cache.get(key)
+        if total is None:
+            total = self.ctx.cache.put(key, queries.closed_count(self.conn, self.acc["id"]))
+        rows = queries.closed_trades_page(self.conn, self.acc["id"], limit, offset)
         return {"total": total, "limit": limit, "offset": offset,
                 "trades": [_closed_trade(t) for t in rows]}
 
@@ -285,18 +303,21 @@ class View:
     def record_key(self) -> RecordKey | None:
         return RecordKey.of(self.acc, self.cfg) if self.acc else None
 
-    def equity(self) -> dict[str, Any]:
-        """The paper record's metrics (the backtest's definitions) and its equity and drawdown."""
+    def equity(self, points: bool = True) -> dict[str, Any]:
+        """The paper record's metrics (the backtest's definitions) and its equity and drawdown
+        (``points``: also as ISO-stamped lists, for the API)."""
         key = self.record_key()
         if key is None:
             return {"metrics": None, "equity_curve": [], "points": [], "drawdown": [],
-                    "_points_ms": [], "_drawdown_ms": []}
+                    "_points_ms": [], "_drawdown_ms": [], "_version": None}
         summary = self.ctx.records.summary(self.conn, key)
         metrics = {k: v for k, v in summary.metrics.items() if k != "equity_curve"}
         return {"metrics": metrics, "equity_curve": summary.metrics["equity_curve"],
-                "points": [[ms_to_iso(t), _r(v)] for t, v in summary.equity],
-                "drawdown": [[ms_to_iso(t), _r(v, 6)] for t, v in summary.drawdown],
-                "_points_ms": summary.equity, "_drawdown_ms": summary.drawdown}
+                "points": [[ms_to_iso(t), _r(v)] for t, v in summary.equity] if points else [],
+                "drawdown": ([[ms_to_iso(t), _r(v, 6)] for t, v in summary.drawdown] if points
+                             else []),
+                "_points_ms": summary.equity, "_drawdown_ms": summary.drawdown,
+                "_version": (summary.key, summary.fingerprint)}
 
     # ------------------------------------------------------------------ candles and zones
     def candles(self, symbol: str | None, limit: int) -> dict[str, Any]:
@@ -315,6 +336,21 @@ class View:
                                "trades": [], "position": None}
         if self.acc is None:
             return out
+        key = self.candles_key(symbol, limit)
+        cached = self.ctx.cache.get(key)
+        if cached is None:
+            cached = self.ctx.cache.put(key, self._candles(out, symbol, interval, limit))
+        return cached
+
+    def candles_key(self, symbol: str, limit: int) -> tuple:
+        """What ``candles(symbol, limit)`` depends on: the newest bar and the account's trades."""
+        interval = self.cfg["strategy"]["signal_timeframe"]
+        last = (queries.last_bar_open(self.conn, self.acc["id"], symbol, interval)
+                if self.acc else None)
+        return ("candles", symbol, interval, last, limit, self.version)
+
+    def _candles(self, out: dict[str, Any], symbol: str, interval: str, limit: int
+                 ) -> dict[str, Any]:
         history = queries.bars(self.conn, self.acc["id"], symbol, interval,
                                last=max(DETECT_BARS, limit))
         if not len(history):

@@ -16,7 +16,7 @@ import numpy as np
 
 from strategies.smc import BOS, BULLISH, CHOCH, SWING_HIGH, SmcParams, detect_smc
 
-__all__ = ["DETECT_BARS", "ZoneCache", "chart_zones", "smc_params"]
+__all__ = ["DETECT_BARS", "Lru", "ZoneCache", "chart_zones", "smc_params"]
 
 DETECT_BARS = 1500
 MAX_ZONES = 8             # of each kind, the newest
@@ -79,6 +79,29 @@ def chart_zones(bars: np.ndarray, params: SmcParams, max_age: int) -> dict[str, 
 
 def _direction(code: Any) -> str:
     return "bullish" if int(code) == BULLISH else "bearish"
+
+
+class Lru:
+    """A small thread-safe cache of the ``size`` most recently used entries."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: Any, value: Any) -> Any:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
 
 
 class ZoneCache:
