@@ -244,6 +244,7 @@ class RecordCache:
         self._lock = threading.Lock()          # held while the record is updated
         self._refreshing = False               # a background refresh is under way
         self._flag = threading.Lock()          # guards _refreshing
+        self.refresh_thread: threading.Thread | None = None
 
     def summary(self, conn, key: RecordKey) -> RecordSummary:
         fingerprint = queries.bar_fingerprint(conn, key.account_id, key.series)
@@ -255,8 +256,10 @@ class RecordCache:
                 with self._flag:
                     start, self._refreshing = not self._refreshing, True
                 if start:
-                    threading.Thread(target=self._refresh_in_background, args=(key,),
-                                     daemon=True, name="status-record").start()
+                    self.refresh_thread = threading.Thread(
+                        target=self._refresh_in_background, args=(key,), daemon=True,
+                        name="status-record")
+                    self.refresh_thread.start()
             return current
         with self._lock:
             current = self._summary

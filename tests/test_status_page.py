@@ -210,6 +210,45 @@ def test_incremental_record_equals_the_paper_report(replay_db, tmp_path, config,
         assert summary.metrics[k] == report[k], k
 
 
+def test_record_cache_serves_the_last_figures_while_it_refreshes(replay_db, tmp_path, config):
+    """Unchanged data: the same summary, no recompute. New data: the previous summary at once,
+    the new one once the background refresh is done; never a refresh before min_interval_s."""
+    from status_page import queries
+    from status_page.record import RecordCache
+
+    db = derived(replay_db, tmp_path)
+    database = StateDatabase(url(db))
+    now = [100.0]
+    cache = RecordCache(database, min_interval_s=5.0, clock=lambda: now[0])
+
+    def summary():
+        conn = database.connect()
+        try:
+            account = queries.shown_account(conn)
+            key = RecordKey.of(account, queries.latest_run(conn, account["id"])["config"])
+            return cache.summary(conn, key)
+        finally:
+            conn.close()
+
+    first = summary()
+    assert summary() is first and cache.refresh_thread is None
+    with sqlite3.connect(db) as conn:       # the engine records one more closed 1m bar
+        t, o, h, lo, c, v = conn.execute("SELECT open_time_ms, open, high, low, close, volume "
+                                         "FROM bars WHERE interval = '1m' ORDER BY open_time_ms "
+                                         "DESC LIMIT 1").fetchone()
+        conn.execute("INSERT INTO bars VALUES (1, 'BTCUSDT', '1m', ?, ?, ?, ?, ?, ?)",
+                     (t + 60_000, c, h + 500, lo, c + 400, v))
+    now[0] += 1.0
+    assert summary() is first and cache.refresh_thread is None      # within min_interval_s
+    now[0] += 5.0
+    assert summary() is first                                       # stale, refresh started
+    cache.refresh_thread.join(timeout=60)
+    fresh = summary()
+    assert fresh is not first and fresh.metrics["bars"] == first.metrics["bars"] + 1
+    assert fresh.metrics["final_equity"] != first.metrics["final_equity"]  # the open long moved
+    database.close()
+
+
 def test_closed_trades_are_paginated_newest_first(replay_db, config):
     client = app_for(config, replay_db).test_client()
     everything = client.get("/api/trades?limit=500").get_json()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.status_page_support import env, run_replay
+from tests.status_page_support import BUSY_YAML, WEEK_1M, env, run_replay
 
 TOKEN = "server-test-token-0123456789abcdef"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -122,6 +122,45 @@ def test_real_server_refuses_writes_bad_hosts_and_bad_values(server):
     assert status == 400 and json.loads(body)["error"].startswith("offset: ")
     status, _, body = server.request("/no/such/path")
     assert status == 404 and "error" in json.loads(body)
+
+
+def test_health_follows_a_running_engine_from_fresh_install_to_stopped(tmp_path):
+    """The page started before the engine's first run (no database yet), then a replay running
+    (heartbeat fresh, feed LIVE: 200), then the replay done (503, engine not running)."""
+    db = tmp_path / "state" / "paper.db"
+    srv = Server(tmp_path, db)
+    try:
+        status, _, body = srv.request("/api/health")
+        assert status == 503 and "no database yet" in json.loads(body)["reasons"][0]
+        assert b"no trades yet" in srv.request("/")[2].lower()
+        (tmp_path / "busy.yaml").write_text(BUSY_YAML)
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "runners.live_paper", "--config", str(tmp_path / "busy.yaml"),
+             "--replay", str(WEEK_1M), "--history-bars", "9000", "--speed", "40", "--db",
+             f"sqlite:///{db}", "--log-file", str(tmp_path / "engine.log")], cwd=tmp_path,
+            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            seen = []
+            deadline = time.monotonic() + 240
+            while engine.poll() is None and time.monotonic() < deadline:
+                status, _, body = srv.request("/api/health")
+                seen.append((status, json.loads(body)))
+                if status == 200:
+                    break
+                time.sleep(0.5)
+            assert seen[-1][0] == 200, seen[-3:]
+            assert seen[-1][1]["engine"]["running"] and seen[-1][1]["feeds"][0]["status"] == "LIVE"
+            assert json.loads(srv.request("/api/account")[2])["mode"] == "REPLAY"
+            assert engine.wait(timeout=240) == 0
+        finally:
+            if engine.poll() is None:
+                engine.kill()
+        status, _, body = srv.request("/api/health")
+        health = json.loads(body)
+        assert status == 503 and health["engine"]["run_status"] == "stopped"
+        assert health["reasons"][0].startswith("the engine is not running")
+    finally:
+        srv.stop()
 
 
 def test_server_with_a_token(replay_db, tmp_path):
