@@ -1,6 +1,6 @@
 """``python -m runners.status_page``: serve the status page and its JSON API with waitress.
 
-    python -m runners.status_page [--config config.yaml] [--db URL]
+    python -m runners.status_page [--config config.yaml] [--db URL] [--threads N]
 
 Reads the state database the engine writes (``database.url``, or ``--db``) read-only, so it
 never slows or stops trading, and works before the engine ever ran (an empty page). Listens on
@@ -12,6 +12,7 @@ mode. SIGTERM or Ctrl-C stops it.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -26,6 +27,12 @@ log = logging.getLogger("smc.status")
 THREADS = 4
 
 
+def _threads(text: str) -> int:
+    if not (text.isdigit() and 1 <= int(text) <= 32):
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 32, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> OneLineErrorParser:
     parser = OneLineErrorParser(
         prog="python -m runners.status_page",
@@ -33,8 +40,8 @@ def build_parser() -> OneLineErrorParser:
         epilog="exit codes: 0 stopped; 1 internal error; 2 bad input (config, --db, a "
                "non-loopback host without a token, a port in use)")
     parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
-    parser.add_argument("--threads", type=int, default=THREADS, choices=range(1, 33),
-                        metavar="N", help=f"worker threads answering requests (default {THREADS})")
+    parser.add_argument("--threads", type=_threads, default=THREADS, metavar="N",
+                        help=f"worker threads answering requests, 1 to 32 (default {THREADS})")
     parser.add_argument("--db", metavar="URL",
                         help="state database to show, overriding database.url "
                              "(e.g. sqlite:///state/replay.db)")

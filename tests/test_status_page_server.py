@@ -203,6 +203,10 @@ def test_bad_db_and_busy_port_are_one_line(tmp_path):
                               text=True, timeout=60)
     assert proc.returncode == 2 and "cannot listen there" in proc.stderr
     assert proc.stderr.count("\n") == 1
+    proc = subprocess.run([sys.executable, "-m", "runners.status_page", "--threads", "0"],
+                          cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr == (
+        "error: argument --threads: must be a whole number from 1 to 32, got '0' (see --help)\n")
 
 
 # ----------------------------------------------------------------- a real browser
