@@ -87,7 +87,9 @@ def test_fresh_install_shows_no_trades_yet_on_every_endpoint(kind, tmp_path, con
                                                     "trades": []}
     health = client.get("/api/health").get_json()
     assert health["status"] == "unavailable" and health["reasons"]
-    assert health["database"]["state"] == ("missing" if kind == "missing" else "empty")
+    # the engine's fresh file has the schema and no rows; a zero-byte file has not even that
+    assert health["database"]["state"] == {"missing": "missing", "empty": "ready",
+                                           "zero-byte": "empty"}[kind]
     assert not (tmp_path / "state").exists()     # the page never creates the engine's folder
 
 
