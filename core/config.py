@@ -96,6 +96,23 @@ def _non_empty(v: str) -> str | None:
     return "must not be empty" if not v.strip() else None
 
 
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+
+def _env_name(v: str) -> str | None:
+    if _ENV_NAME_RE.match(v):
+        return None
+    return f"must be the name of an environment variable, e.g. SMC_STATUS_TOKEN; got {show(v)}"
+
+
+def _host_names(v: tuple[str, ...]) -> str | None:
+    for i, name in enumerate(v):
+        if not _HOST_NAME_RE.match(name):
+            return f"entry {i} {show(name)} is not a host name (no scheme, port or path)"
+    return None
+
+
 _POSITIVE = in_range(0, lo_open=True)
 _NOT_NEGATIVE = in_range(0)
 
@@ -279,6 +296,18 @@ class DatabaseSection:
 class StatusPageSection:
     host: str = spec("127.0.0.1", "Address the status page listens on.", _non_empty)
     port: int = spec(8000, "TCP port of the status page.", in_range(1, 65535))
+    token_env: str = spec("SMC_STATUS_TOKEN", "Name of the environment variable holding the "
+                          "status page's bearer token (never the token itself); a host other "
+                          "than a loopback address needs it set.", _env_name)
+    allowed_hosts: tuple[str, ...] = spec((), "Host names the status page answers to besides "
+                                          "its bind address and localhost, e.g. "
+                                          "[trader.lan] (any other Host header is refused).",
+                                          _host_names)
+    refresh_seconds: int = spec(5, "Seconds between the status page's automatic refreshes.",
+                                in_range(1, 3600))
+    heartbeat_stale_seconds: float = spec(15.0, "Seconds without an engine heartbeat after "
+                                          "which the status page reports the engine as not "
+                                          "running.", in_range(3, 3600))
 
 
 @dataclass(frozen=True)
