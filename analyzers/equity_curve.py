@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.records import OrderRole, Side
+
 __all__ = ["Fill", "mark_to_market", "sample_times"]
 
 
@@ -40,6 +42,15 @@ class Fill:
     size_after: float
     price_after: float
     cash_after: float
+
+    @classmethod
+    def recorded(cls, time_ms: int, symbol: str, role: str, side: str, size: float,
+                 price: float, cash_after: float | None) -> Fill:
+        """A fill as the state database records it (of the trade's ``role`` order; the cash
+        after it unknown as None). An entry opens the position; any other order closes it."""
+        opening = role == OrderRole.ENTRY
+        return cls(time_ms, symbol, size * Side(side).sign if opening else 0.0,
+                   price if opening else 0.0, np.nan if cash_after is None else cash_after)
 
 
 def sample_times(exec_open_ms: Sequence[np.ndarray], signal_stamp_ms: Sequence[np.ndarray]

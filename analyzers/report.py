@@ -1,6 +1,6 @@
 """The report contract: the trade-list entry, the open-position entry, and one rounding rule.
 
-The backtest report (``runners.backtest_engine``) and the paper report (``runners.paper_report``)
+The backtest report (``engine.backtest``) and the paper report (``engine.paper_report``)
 both build their ``trade_list`` and ``open_positions`` here, from the one trade record
 (``core.records.TradeRecord``) and the store's open trades, so the same trade reads the same in
 both. Every float in these entries goes through ``report_value`` (10 significant digits: enough

@@ -11,7 +11,7 @@ klines already loaded (``load_klines`` is timed once, separately, and never coun
                 bar-by-bar loop (``runonce=True`` would run a different, vectorised loop) and
                 ``preload=True`` fills the buffers before the run. Timed: ``klines.bars()``, the
                 feed, ``cerebro.run()``.
-- ``strategy``: ``runners.backtest_engine.run_backtest`` with config.yaml: 1m execution feed, 1h
+- ``strategy``: ``engine.backtest.run_backtest`` with config.yaml: 1m execution feed, 1h
                 signal feed, SMC detection, sizing, brackets, the equity record and the report.
 - ``stock``:    an empty strategy on backtrader's stock ``bt.feeds.PandasData`` (for scale: what
                 backtrader costs with its own feed).
@@ -63,7 +63,7 @@ def measure(part: str, data: str) -> dict:
     extra = {}
     wall0, cpu0 = time.perf_counter(), time.process_time()
     if part == "strategy":
-        from runners.backtest_engine import run_backtest
+        from engine.backtest import run_backtest
 
         result = run_backtest(load_config(), {"BTCUSDT": klines})
         extra = {"trades": result.report["trades"], "signals": result.report["signals"],

@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 import yaml
 
 from core.config import apply_overrides
+from engine.backtest import run_backtest
 from research.data import load_datasets
 from research.evaluate import plan
 from research.execute import DaskBackend, InProcessBackend, Runner
@@ -42,7 +43,6 @@ from research.space import grid
 from research.spec import load_spec
 from research.store import ResultStore
 from research.tasks import detect_task
-from runners.backtest_engine import run_backtest
 
 DEFAULT_DATA = REPO / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz"
 TARGET_SCALING = 1.8

@@ -11,8 +11,10 @@ go into JSON, SQLite and log lines as plain strings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "ExitReason", "FeedStatus", "OrderRole", "OrderSide", "OrderStatus", "OrderTerms", "OrderType",
@@ -159,6 +161,19 @@ class TradeRecord:
     risk: float
     equity_at_signal: float | None = None
     reasons: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_columns(cls, row: Mapping[str, Any], signal_ms: int | None,
+                     reasons: tuple[str, ...] = ()) -> TradeRecord:
+        """A closed trade from the ``trades`` table's columns (fees recorded as NULL are 0)."""
+        return cls(
+            symbol=row["symbol"], side=Side(row["side"]), signal_ms=signal_ms,
+            entry_ms=row["entry_time_ms"], exit_ms=row["exit_time_ms"],
+            entry_price=row["entry_price"], exit_price=row["exit_price"], size=row["size"],
+            stop_loss=row["stop_loss"], take_profit=row["take_profit"],
+            entry_fee=row["entry_fee"] or 0.0, exit_fee=row["exit_fee"] or 0.0,
+            exit_reason=row["exit_reason"], confidence=row["confidence"], risk=row["risk"],
+            equity_at_signal=row["equity_at_signal"], reasons=tuple(reasons))
 
     @property
     def pnl(self) -> float:

@@ -14,7 +14,7 @@ every gap the assembler reports (a skipped bar, a missed closing update: ``confi
 such a bar so its final values are used). A backfill that still fails after its retries is retried
 by the consumer every ``rest_retry_s`` seconds; newer bars wait behind it (never out of order).
 
-Delivery matches the backtest (``runners.backtest_engine``): the exec feed stamps a bar at its open
+Delivery matches the backtest (``engine.backtest``): the exec feed stamps a bar at its open
 time, the signal feed at ``open + htf_stamp_offset_ms`` (the open of its last exec bar), and a
 completed signal bar is queued together with (and before) the exec bar that completes it, so
 backtrader hands both to the strategy on the same ``next``. Warm-up and backfilled bars are normal

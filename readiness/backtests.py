@@ -23,7 +23,6 @@ Backtest evidence is shown, never gating: the verdict depends on the database an
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from analyzers.metrics import (
 )
 from analyzers.statistics import deflated_sharpe_ratio, expected_max_sharpe, moments, psr
 from core.errors import UserInputError
+from core.json_files import read_json_file
 from readiness.sweep import Sweep
 
 __all__ = ["DEFAULT_OOS_FRACTION", "Evidence", "Segment", "evidence", "fresh_report",
@@ -82,14 +82,7 @@ class Evidence:
 def load_report(path: str | Path) -> dict:
     """A backtest report JSON file; one-line errors naming ``--backtest-json``."""
     option = f"--backtest-json {path}"
-    try:
-        report = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserInputError(f"{option}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"{option}: cannot read it: {getattr(exc, 'strerror', exc)}") from None
-    except json.JSONDecodeError as exc:
-        raise UserInputError(f"{option}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    report = read_json_file(path, option)
     if not isinstance(report, dict):
         raise UserInputError(f"{option}: not a backtest report (expected a JSON object)")
     for key in ("equity_curve", "initial_equity", "trade_list"):
@@ -109,8 +102,8 @@ def load_report(path: str | Path) -> dict:
 
 def fresh_report(config) -> tuple[dict, str]:
     """``(report, label)`` of a backtest of ``config`` over the bundled data of its symbols."""
-    from runners.backtest import load_data, resolve_data
-    from runners.backtest_engine import run_backtest
+    from engine.backtest import run_backtest
+    from engine.data import load_data, resolve_data
 
     paths = resolve_data([], config)
     result = run_backtest(config, load_data(paths))

@@ -1,6 +1,6 @@
 """Drift: does the paper record trade the way the backtest says it should?
 
-``drift_check(store, record)`` replays the backtest (``runners.backtest_engine.run_backtest``)
+``drift_check(store, record)`` replays the backtest (``engine.backtest.run_backtest``)
 on the execution bars the engine recorded for the account (warm-up history included, so the
 SMC structure is built from the same bars), with the config of the record's latest run, and
 entries held until the first bar the account traded live on (``HeldBefore``: the live engine
@@ -152,8 +152,8 @@ def replay_record(store, record: PaperRecord):
     record starts; None without a record."""
     if record.history is None or record.start_ms is None or not record.history.bars:
         return None
+    from engine.backtest import run_backtest
     from klines import Klines, find_gaps
-    from runners.backtest_engine import run_backtest
 
     history = record.history
     config = config_from_dict(history.used, source=f"run {record.runs[-1].id} config")

@@ -1,7 +1,7 @@
 """The paper record the go-live check judges, read from the state database.
 
 ``load_record(store, config)`` finds the paper account (mode ``paper``; replay accounts never
-count) and rebuilds its record with ``runners.paper_report.account_history``: the same per-bar
+count) and rebuilds its record with ``engine.paper_report.account_history``: the same per-bar
 mark-to-market equity, daily returns and closed trades a backtest report is made of. On top of
 that it measures what only a live record has:
 
@@ -32,7 +32,7 @@ from brokers.state.store import AccountRow, FeedEventRow, RunRow, StateStore
 from core.errors import UserInputError
 from core.records import FeedStatus, RunMode, RunStatus
 from core.timeframes import DAY_MS, timeframe_ms
-from runners.paper_report import AccountHistory, account_history, history_report
+from engine.paper_report import AccountHistory, account_history, history_report
 
 __all__ = ["DAILY_LOSS_DECISION", "PaperRecord", "Uptime", "engine_uptime", "feed_uptime",
            "load_record", "loss_limit_days"]

@@ -19,7 +19,6 @@ Every problem with the file is one ``UserInputError`` naming ``--research-json``
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import UserInputError
+from core.json_files import read_json_file
 
 __all__ = ["Sweep", "config_differences", "from_trials", "load_research"]
 
@@ -64,14 +64,7 @@ def from_trials(trials: int) -> Sweep:
 
 def load_research(path: str | Path) -> Sweep:
     option = f"--research-json {path}"
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserInputError(f"{option}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"{option}: cannot read it: {getattr(exc, 'strerror', exc)}") from None
-    except json.JSONDecodeError as exc:
-        raise UserInputError(f"{option}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    data = read_json_file(path, option)
     if not isinstance(data, dict):
         raise UserInputError(f"{option}: expected a JSON object with trials and trial_sharpes")
     trials = data.get("trials")

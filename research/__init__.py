@@ -1,6 +1,6 @@
 """Research tools: parameter sweeps and walk-forward analysis over many symbols and years.
 
-Every number comes from ``runners.backtest_engine.run_backtest``, the engine the backtest CLI
+Every number comes from ``engine.backtest.run_backtest``, the engine the backtest CLI
 uses; this package only decides which backtests to run, runs them (in this process, on an
 embedded Dask ``LocalCluster`` or on an existing Dask cluster), stores their results and reports
 on them. Roles, one module each:

@@ -5,11 +5,12 @@ applied to the base config with ``core.config.apply_overrides`` (so it is valida
 a refused combination gives tasks that fail with that one line, without running), and the
 task's detection key is the SMC settings it detects with.
 
-``score(...)`` gives a configuration's objective over its tasks: the mean of their objectives
-when every task ran and has one (``research.objective.objective_value``: a defined value and at
-least ``min_trades`` trades), else None, so a configuration that fails or barely trades on one
-of the markets is never ranked above one that works on all. ``rank`` sorts by that score, best
-first, undefined last, ties in configuration order.
+``score(...)`` (``score_planned``: of every configuration of a plan) gives a configuration's
+objective over its tasks: the mean of their objectives when every task ran and has one
+(``research.objective.objective_value``: a defined value and at least ``min_trades`` trades),
+else None, so a configuration that fails or barely trades on one of the markets is never ranked
+above one that works on all. ``rank`` sorts by that score, best first, undefined last, ties in
+configuration order.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from research.objective import objective_value
 from research.spec import Window
 from research.tasks import Task, task_id
 
-__all__ = ["Scored", "plan", "rank", "score"]
+__all__ = ["Scored", "plan", "rank", "score", "score_planned"]
 
 Config = tuple[tuple[str, Any], ...]
 
@@ -101,6 +102,13 @@ def score(params: Config, rows: list[dict], objective: str, min_trades: int) -> 
     defined = [v for v in objectives if v is not None]
     value = sum(defined) / len(defined) if defined and len(defined) == len(rows) else None
     return Scored(params, rows, value, objectives)
+
+
+def score_planned(configs: list[Config], tasks: list[Task], rows: dict[str, dict], units: int,
+                  objective: str, min_trades: int) -> list[Scored]:
+    """``score`` of each configuration of a ``plan``: its ``units`` tasks are consecutive."""
+    return [score(config, [rows[t.task_id] for t in tasks[i * units:(i + 1) * units]],
+                  objective, min_trades) for i, config in enumerate(configs)]
 
 
 def rank(scored: list[Scored]) -> list[Scored]:

@@ -245,8 +245,8 @@ def _connect(address: str):
 def _import_problem() -> str | None:
     """Run on each worker: can it import the engine?"""
     try:
+        import engine.backtest  # noqa: F401
         import research.tasks  # noqa: F401
-        import runners.backtest_engine  # noqa: F401
     except Exception as exc:  # reported to the user in one line
         return f"{type(exc).__name__}: {exc}"
     return None

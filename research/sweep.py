@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from analyzers.metrics import daily_returns
 from core.config import AppConfig
 from research.data import LoadedDataset
-from research.evaluate import Scored, plan, rank, score
+from research.evaluate import Scored, plan, rank, score_planned
 from research.execute import Runner
 from research.objective import deflated_sharpe_ratio
 from research.space import OptunaSearch, grid, random_sample
 from research.spec import ResearchSpec, Window
 from research.tasks import decode_daily
 
-__all__ = ["SweepResult", "candidates", "run_sweep"]
+__all__ = ["SweepResult", "candidates", "run_sweep", "search_optuna"]
 
 
 @dataclass
@@ -51,14 +51,13 @@ def run_sweep(spec: ResearchSpec, base: AppConfig, datasets: dict[str, LoadedDat
               runner: Runner) -> SweepResult:
     units = [(datasets[d.name], w) for d in spec.datasets for w in spec.windows]
     if spec.method == "optuna":
-        scored = _optuna(spec, base, units, runner, datasets)
+        runner.expect(spec.trials * len(units))
+        scored = search_optuna(spec, base, units, runner, datasets)
     else:
         configs = candidates(spec)
         tasks = plan(base, configs, units)
         rows = runner.run(tasks, datasets)
-        n = len(units)
-        scored = [score(config, [rows[t.task_id] for t in tasks[i * n:(i + 1) * n]],
-                        spec.objective, spec.min_trades) for i, config in enumerate(configs)]
+        scored = score_planned(configs, tasks, rows, len(units), spec.objective, spec.min_trades)
     ranked = rank(scored)
     result = SweepResult(ranked, [(loaded.name, w) for loaded, w in units],
                          [r for s in scored for r in s.rows])
@@ -82,21 +81,21 @@ def _dsr(row: dict, trial_sharpes: list) -> float | None:
     return None if dsr is None else float(f"{dsr:.6g}")
 
 
-def _optuna(spec, base, units, runner, datasets) -> list[Scored]:
+def search_optuna(spec: ResearchSpec, base: AppConfig, units: list[tuple[LoadedDataset, Window]],
+                  runner: Runner, datasets: dict[str, LoadedDataset]) -> list[Scored]:
+    """``spec.trials`` configurations asked of optuna in batches, each scored on ``units`` and
+    told back before the next batch is asked (none when there are no units)."""
     from research.space import OPTUNA_BATCH
 
     search = OptunaSearch(spec.params, spec.seed)
     scored: list[Scored] = []
-    runner.expect(spec.trials * len(units))
-    while len(scored) < spec.trials:
+    while units and len(scored) < spec.trials:
         asked = search.ask(min(OPTUNA_BATCH, spec.trials - len(scored)))
         configs = [config for _, config in asked]
         tasks = plan(base, configs, units)
         rows = runner.run(tasks, datasets, counted=True)
-        n = len(units)
-        for i, (trial, config) in enumerate(asked):
-            s = score(config, [rows[t.task_id] for t in tasks[i * n:(i + 1) * n]],
-                      spec.objective, spec.min_trades)
+        batch = score_planned(configs, tasks, rows, len(units), spec.objective, spec.min_trades)
+        for (trial, _), s in zip(asked, batch, strict=True):
             search.tell(trial, s.score)
-            scored.append(s)
+        scored += batch
     return scored

@@ -1,4 +1,4 @@
-"""One task = one backtest through ``runners.backtest_engine.run_backtest``: its identity, and
+"""One task = one backtest through ``engine.backtest.run_backtest``: its identity, and
 the functions a worker runs.
 
 A ``Task`` names a configuration (the searched parameters, plus ``extra`` engine overrides such
@@ -100,8 +100,8 @@ def detect_task(config: dict, klines: dict, start_ms, end_ms) -> dict | None:
 
 def run_task(task: Task, klines: dict, detection: dict | None = None) -> dict:
     """Run ``task`` on ``klines`` (symbol -> whole-file Klines) and return its results row."""
+    from engine.backtest import run_backtest
     from research.data import window_klines
-    from runners.backtest_engine import run_backtest
 
     started = time.perf_counter()
     row = {"task_id": task.task_id, "dataset": task.dataset, "start_ms": task.start_ms,

@@ -41,12 +41,11 @@ from analyzers.metrics import (
 from core.config import AppConfig
 from core.errors import UserInputError
 from research.data import LoadedDataset, covers, dataset_span, window_klines
-from research.evaluate import Scored, plan, rank, score
+from research.evaluate import Scored, plan, rank, score_planned
 from research.execute import Runner
 from research.objective import calmar_ratio, deflated_sharpe_ratio, objective_value
-from research.space import OPTUNA_BATCH, OptunaSearch
 from research.spec import ResearchSpec, Window
-from research.sweep import candidates
+from research.sweep import candidates, search_optuna
 from research.tasks import METRIC_KEYS, decode_curve
 
 __all__ = ["Fold", "FoldOutcome", "WalkForwardResult", "make_folds", "run_walk_forward"]
@@ -181,10 +180,8 @@ def _train(spec, base, datasets, runner, folds, members, tests: int) -> list[Fol
     rows = runner.run(train, datasets, counted=True)
     outcomes = []
     for fold, units, tasks in plans:
-        n = len(units)
-        scored = [score(config, [rows[t.task_id] for t in tasks[i * n:(i + 1) * n]],
-                        spec.objective, spec.min_trades) for i, config in enumerate(configs)] \
-            if n else []
+        scored = score_planned(configs, tasks, rows, len(units), spec.objective,
+                               spec.min_trades) if units else []
         outcomes.append(FoldOutcome(fold, members[fold.index], rank(scored)))
     return outcomes
 
@@ -195,17 +192,7 @@ def _train_optuna(spec, base, datasets, runner, folds, members, tests: int
     runner.expect(spec.trials * sum(len(m) for m in members.values()) + tests)
     for fold in folds:
         units = [(datasets[name], fold.train) for name in members[fold.index]]
-        search, scored = OptunaSearch(spec.params, spec.seed), []
-        while units and len(scored) < spec.trials:
-            asked = search.ask(min(OPTUNA_BATCH, spec.trials - len(scored)))
-            tasks = plan(base, [c for _, c in asked], units)
-            rows = runner.run(tasks, datasets, counted=True)
-            n = len(units)
-            for i, (trial, config) in enumerate(asked):
-                s = score(config, [rows[t.task_id] for t in tasks[i * n:(i + 1) * n]],
-                          spec.objective, spec.min_trades)
-                search.tell(trial, s.score)
-                scored.append(s)
+        scored = search_optuna(spec, base, units, runner, datasets)
         outcomes.append(FoldOutcome(fold, members[fold.index], rank(scored)))
     return outcomes
 

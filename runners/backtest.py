@@ -11,16 +11,12 @@ import csv
 import json
 import logging
 import sys
-from pathlib import Path
 
 from core.config import load_config
 from core.errors import EXIT_CHECK_FAILED, EXIT_OK, UserInputError
 from core.exchange_rules import backtest_rules
-from core.timeframes import timeframe_ms
-from runners.cli import config_notices, data_spec, iso_date, prepare_output, run_cli, runner_parser
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_DATA = REPO_ROOT / "data"
+from engine.data import load_data, resolve_data
+from runners.cli import config_notices, iso_date, prepare_output, run_cli, runner_parser
 
 log = logging.getLogger("smc.backtest")
 
@@ -49,52 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cuts", type=int, default=None,
                         help="cut points for --check-lookahead (default: 12)")
     return parser
-
-
-def resolve_data(specs: list[str], config) -> dict[str, Path]:
-    """symbol -> path from ``--data`` arguments, or the bundled files of the configured symbols."""
-    if not specs:
-        return {symbol: bundled_file(symbol, config.strategy.signal_timeframe)
-                for symbol in config.exchanges.binance.symbols}
-    result: dict[str, Path] = {}
-    for spec in specs:
-        symbol, path = data_spec(spec, "--data")
-        if symbol in result:
-            raise UserInputError(f"--data {spec}: symbol {symbol} given twice")
-        result[symbol] = path
-    return result
-
-
-def bundled_file(symbol: str, signal_timeframe: str) -> Path:
-    """The bundled file of ``symbol`` to backtest ``signal_timeframe`` signals with: the coarsest
-    interval that divides the signal timeframe (so 1h data for 1h or 4h signals), the longest
-    file on a tie."""
-    from klines import timeframe_from_filename
-
-    signal_ms = timeframe_ms(signal_timeframe)
-    usable = []
-    for path in BUNDLED_DATA.glob(f"{symbol}_spot_*.csv*"):
-        tf = timeframe_from_filename(path)
-        if tf and signal_ms % timeframe_ms(tf) == 0:
-            usable.append((timeframe_ms(tf), path.stat().st_size, path))
-    if not usable:
-        raise UserInputError(f"no bundled data for {symbol} fit for {signal_timeframe} signals in "
-                             f"{BUNDLED_DATA}; pass --data {symbol}=PATH")
-    return max(usable)[2]
-
-
-def load_data(paths: dict[str, Path], start=None, end=None) -> dict:
-    from klines import load_klines
-
-    klines = {}
-    for symbol, path in paths.items():
-        k = load_klines(path, symbol=symbol, start=start, end=end)
-        if k.gaps:
-            log.info("%s: %d gap(s) in %s, %d missing bars, largest %d bars after %s (not filled)",
-                     symbol, len(k.gaps), path, k.missing_bars, k.largest_gap.missing_bars,
-                     k.largest_gap.last_before)
-        klines[symbol] = k
-    return klines
 
 
 def format_summary(report: dict) -> str:
@@ -203,7 +153,7 @@ def _run(args) -> int:
     backtest_rules(paths, config.exchanges.binance.rules)  # refuse unknown symbols before loading
     klines = load_data(paths, args.start, args.end)
 
-    from runners.backtest_engine import run_backtest
+    from engine.backtest import run_backtest
     from runners.progress import ProgressBar
 
     progress = None if args.quiet else ProgressBar("backtest")
@@ -212,7 +162,7 @@ def _run(args) -> int:
     print(format_summary(report))
     _write_outputs(args, result, klines)
     if args.check_lookahead:
-        from runners.lookahead import check_lookahead
+        from engine.lookahead import check_lookahead
 
         check = check_lookahead(config, klines, cuts=cuts, full=result)
         skipped = f" ({check.cuts_skipped} skipped: too early for a complete signal bar)" \

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +34,7 @@ from core.errors import (
     UserInputError,
 )
 
-__all__ = ["OneLineErrorParser", "config_notices", "data_spec", "iso_date", "prepare_output",
+__all__ = ["OneLineErrorParser", "config_notices", "iso_date", "prepare_output",
            "run_cli", "runner_parser"]
 
 SPOT_SHORT_NOTICE = (
@@ -43,7 +42,6 @@ SPOT_SHORT_NOTICE = (
     "short trades are simulated as if the asset could be borrowed and sold at the same fees and "
     "slippage, with no borrowing interest and no margin calls; real spot trading cannot place them")
 
-SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,20}")
 
 log = logging.getLogger("smc.cli")
 
@@ -82,28 +80,6 @@ def iso_date(text: str):
 def config_notices(config) -> list[str]:
     """Warnings a run must print about what its config asks (the runners log each at start)."""
     return [SPOT_SHORT_NOTICE] if config.strategy.allow_short else []
-
-
-def data_spec(spec: str, option: str) -> tuple[str, Path]:
-    """``[SYMBOL=]PATH`` of ``--data``/``--replay``: the symbol given, or the one the file name
-    starts with (``BTCUSDT_spot_1h_...``)."""
-    from core.exchange_rules import quote_problem
-    from klines.filenames import symbol_from_filename
-
-    symbol, sep, path = spec.partition("=")
-    if not sep:
-        path, symbol = spec, symbol_from_filename(spec)
-        if not symbol:
-            raise UserInputError(f"{option} {spec}: cannot tell the symbol from the file name; "
-                                 f"write it as SYMBOL={spec}")
-    symbol = symbol.strip().upper()
-    if not SYMBOL_PATTERN.fullmatch(symbol):
-        raise UserInputError(f"{option} {spec}: {symbol!r} is not a Binance symbol "
-                             f"(write it like BTCUSDT=PATH)")
-    problem = quote_problem(symbol)
-    if problem:
-        raise UserInputError(f"{option} {spec}: {symbol} {problem}")
-    return symbol, Path(path)
 
 
 def run_cli(body: Callable[[], int], *, logger: logging.Logger | None = None,

@@ -20,7 +20,8 @@ import sys
 import threading
 
 from core.errors import EXIT_OK, UserInputError
-from runners.cli import data_spec, run_cli, runner_parser
+from engine.data import data_spec
+from runners.cli import run_cli, runner_parser
 
 log = logging.getLogger("smc.fake_exchange")
 

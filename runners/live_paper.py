@@ -104,7 +104,7 @@ def configure_logging(level: str, log_file: str) -> None:
 
 def write_report(config, path: str, run_id: int | None, db_option: str) -> None:
     from brokers.state.store import StateStore
-    from runners.paper_report import paper_report
+    from engine.paper_report import paper_report
 
     store = StateStore(config.database.url, readonly=True, option=db_option)
     try:

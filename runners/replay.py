@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from core.errors import UserInputError
-from runners.cli import data_spec
+from engine.data import data_spec
 
 __all__ = ["Replay"]
 

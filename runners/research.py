@@ -4,7 +4,7 @@
     python -m runners.research walk-forward research.yaml --json reports/wf.json
     python -m runners.research sweep research.yaml --scheduler tcp://10.0.0.5:8786
 
-Every task is one backtest through ``runners.backtest_engine.run_backtest``, on an embedded Dask
+Every task is one backtest through ``engine.backtest.run_backtest``, on an embedded Dask
 ``LocalCluster`` (one worker process per core) by default, on an existing cluster with
 ``--scheduler``, or in this process with ``--in-process``. Results go to a SQLite table
 (``--results``, default ``reports/<spec name>.sqlite``) that a later run resumes from. See

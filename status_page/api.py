@@ -10,29 +10,12 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from .views import BadParameter
+from .request_context import current_view as _view
+from .request_context import int_arg
 
-__all__ = ["bp", "int_arg"]
+__all__ = ["bp"]
 
 bp = Blueprint("api", __name__)
-
-
-def int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    """The query parameter ``name`` as a whole number in ``[lo, hi]`` (``default`` if absent)."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    text = raw.strip()
-    if not (text.isascii() and text.isdigit()) or not lo <= int(text) <= hi:
-        shown = raw if len(raw) <= 20 else raw[:17] + "..."
-        raise BadParameter(f"{name}: must be a whole number from {lo} to {hi}, got {shown!r}")
-    return int(text)
-
-
-def _view():
-    from .app import current_view  # the app module imports this one
-
-    return current_view()
 
 
 @bp.get("/health")

@@ -2,10 +2,10 @@
 
 Everything the app needs is injected (the config, the database URL, the token, a clock), so tests
 build one on a temporary database and drive it with ``app.test_client()``. The app holds one
-``views.Context`` (the read-only database, the record and zone caches); each request gets its own
-connection and read transaction (``current_view``), closed at teardown. Errors are JSON
-``{"error": ...}`` with their status code, on every path; a crash is logged and answered with a
-plain 500, never a traceback.
+``views.Context`` (the read-only database, the record and zone caches); each request gets its
+own connection and read transaction (``request_context.current_view``), closed at teardown.
+Errors are JSON ``{"error": ...}`` with their status code, on every path; a crash is logged and
+answered with a plain 500, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, current_app, g, jsonify
+from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from core.config import load_config
 
 from . import api, page, security
-from .database import StateDatabase, Unavailable
-from .views import BadParameter, Context, View
+from .database import StateDatabase
+from .request_context import EXTENSION
+from .views import BadParameter, Context
 
-__all__ = ["create_app", "current_view"]
+__all__ = ["create_app"]
 
 log = logging.getLogger("smc.status")
-EXTENSION = "smc_status"
 
 
 def create_app(config=None, *, db_url: str | None = None, db_option: str = "database.url",
@@ -78,16 +78,3 @@ def create_app(config=None, *, db_url: str | None = None, db_option: str = "data
 
     return app
 
-
-def current_view() -> View:
-    """This request's ``View``, over its own connection (opened on first use)."""
-    if "status_view" not in g:
-        ext = current_app.extensions[EXTENSION]
-        ctx = ext["context"]
-        now_ms = int(ext["clock"]() * 1000)
-        try:
-            g.status_conn = ctx.database.connect()
-            g.status_view = View(ctx, g.status_conn, now_ms)
-        except Unavailable as exc:
-            g.status_view = View(ctx, None, now_ms, unavailable=exc)
-    return g.status_view

@@ -11,7 +11,8 @@ from markupsafe import Markup
 from core.timeframes import timeframe_ms
 
 from . import charts
-from .api import int_arg
+from .request_context import EXTENSION, int_arg
+from .request_context import current_view as _view
 from .views import View, human_age, readiness_html
 
 __all__ = ["bp"]
@@ -21,12 +22,6 @@ bp = Blueprint("page", __name__)
 TRADES_PER_PAGE = 20
 SIGNALS_SHOWN = 15
 CANDLES_SHOWN = 120
-
-
-def _view() -> View:
-    from .app import current_view
-
-    return current_view()
 
 
 def _sections(view: View, page_no: int) -> dict:
@@ -56,7 +51,7 @@ def _sections(view: View, page_no: int) -> dict:
         "metrics": equity["metrics"],
         "equity_svg": equity_svgs[0], "drawdown_svg": equity_svgs[1],
         "price_charts": price_charts, "readiness": view.readiness(),
-        "refresh": current_app.extensions["smc_status"]["context"].config.status_page
+        "refresh": current_app.extensions[EXTENSION]["context"].config.status_page
         .refresh_seconds,
         "age": human_age,
     }
@@ -76,7 +71,7 @@ def fragment():
 
 @bp.get("/readiness")
 def readiness():
-    database = current_app.extensions["smc_status"]["context"].database
+    database = current_app.extensions[EXTENSION]["context"].database
     path = readiness_html(database)
     if path is None:
         response = jsonify(error="no readiness report yet (the go-live readiness report "

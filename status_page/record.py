@@ -1,6 +1,6 @@
 """The paper record behind the page's metrics and charts, kept up to date incrementally.
 
-The numbers are the paper report's (``runners.paper_report.paper_report``): the per-bar equity
+The numbers are the paper report's (``engine.paper_report.paper_report``): the per-bar equity
 rebuilt by ``analyzers.equity_curve.mark_to_market`` from the recorded bars and fills, the same
 sample times, the open positions valued as a backtest values them at the end of its data, and
 ``analyzers.metrics.summarize`` over it. A test checks that both give identical figures.
@@ -31,7 +31,7 @@ import numpy as np
 
 from analyzers.equity_curve import Fill, mark_to_market
 from analyzers.metrics import buy_hold, drawdown_series, summarize
-from core.records import OrderRole, Side, TradeRecord
+from core.records import TradeRecord
 from core.timeframes import timeframe_ms
 
 from . import queries
@@ -295,23 +295,12 @@ def _min(a: int | None, b: int) -> int:
 
 
 def _equity_fill(row: dict) -> Fill:
-    """A fill as the equity curve needs it (as ``runners.paper_report`` builds it)."""
-    opening = row["role"] == OrderRole.ENTRY
-    size = row["size"] * Side(row["side"]).sign if opening else 0.0
-    cash = row["cash_after"] if row["cash_after"] is not None else np.nan
-    return Fill(row["time_ms"], row["symbol"], size, row["price"] if opening else 0.0, cash)
+    return Fill.recorded(row["time_ms"], row["symbol"], row["role"], row["side"], row["size"],
+                         row["price"], row["cash_after"])
 
 
 def _trade_record(row: dict) -> TradeRecord:
-    """A closed trade as the one trade record (as ``TradeRow.record`` builds it)."""
-    return TradeRecord(
-        symbol=row["symbol"], side=Side(row["side"]), signal_ms=row["signal_ms"],
-        entry_ms=row["entry_time_ms"], exit_ms=row["exit_time_ms"],
-        entry_price=row["entry_price"], exit_price=row["exit_price"], size=row["size"],
-        stop_loss=row["stop_loss"], take_profit=row["take_profit"],
-        entry_fee=row["entry_fee"] or 0.0, exit_fee=row["exit_fee"] or 0.0,
-        exit_reason=row["exit_reason"], confidence=row["confidence"], risk=row["risk"],
-        equity_at_signal=row["equity_at_signal"], reasons=row["reasons"])
+    return TradeRecord.from_columns(row, row["signal_ms"], row["reasons"])
 
 
 def _thin(times: np.ndarray, values: np.ndarray, reduce, last: bool = False

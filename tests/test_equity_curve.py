@@ -10,8 +10,8 @@ import pytest
 from analyzers.equity import EquityRecorder
 from analyzers.equity_curve import Fill, mark_to_market, sample_times
 from core.config import apply_overrides, load_config
+from engine.backtest import run_backtest
 from klines import load_klines
-from runners.backtest_engine import run_backtest
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEK_1M = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"

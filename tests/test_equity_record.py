@@ -9,8 +9,8 @@ import pytest
 from analyzers.equity import EquityRecorder
 from core.config import load_config
 from core.records import ExitReason
+from engine.backtest import run_backtest
 from klines import load_klines
-from runners.backtest_engine import run_backtest
 
 ROOT = Path(__file__).resolve().parent.parent
 BTC_1H = ROOT / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz"

@@ -14,8 +14,8 @@ import pytest
 
 from brokers.state.store import StateStore
 from core.config import apply_overrides, load_config
-from klines import load_klines
 from fake_exchange import FakeBinance
+from klines import load_klines
 from runners.paper_session import LiveGate, PaperSession
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -326,8 +326,8 @@ def test_daily_curve_without_the_per_bar_record_says_so(btc):
 @pytest.fixture(scope="module")
 def real_run():
     from core.config import load_config
+    from engine.backtest import run_backtest
     from klines import load_klines
-    from runners.backtest_engine import run_backtest
 
     klines = {"BTCUSDT": load_klines(BTC_1H, start="2022-01-01", end="2023-01-01")}
     result = run_backtest(load_config(), klines)

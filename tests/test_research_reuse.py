@@ -7,10 +7,10 @@ import pytest
 
 from core.config import apply_overrides, load_config
 from core.errors import DataError
+from engine.backtest import run_backtest
 from klines import load_klines
 from research.data import window_klines
 from research.tasks import detect_task
-from runners.backtest_engine import run_backtest
 from tests.research_helpers import BTC_1M, ETH_1H
 
 START, END = pd.Timestamp("2023-03-01", tz="UTC"), pd.Timestamp("2023-05-01", tz="UTC")

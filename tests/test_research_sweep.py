@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from core.config import apply_overrides, load_config
+from engine.backtest import run_backtest
 from klines import load_klines
 from research.tasks import METRIC_KEYS
-from runners.backtest_engine import run_backtest
 from tests.research_helpers import BTC_1H, ETH_1H, ROOT, column, run_research, table, write_spec
 
 HOLDOUT_MS = 1688169600000  # 2023-07-01: the holdout window starts here

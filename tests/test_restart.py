@@ -26,8 +26,8 @@ from core.config import apply_overrides, load_config
 from core.records import RunMode
 from core.timeframes import DAY_MS
 from core.times import ms_to_iso, num_to_ms
+from engine.paper_report import paper_report
 from klines import load_klines
-from runners.paper_report import paper_report
 from runners.paper_session import PaperSession
 from runners.replay import Replay
 

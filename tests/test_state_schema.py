@@ -8,7 +8,8 @@ import typing
 import pytest
 from sqlalchemy import Boolean, Float, Integer, String, Text
 
-from brokers.state import SCHEMA_VERSION, StateStore, models, store as store_module
+from brokers.state import SCHEMA_VERSION, StateStore, models
+from brokers.state import store as store_module
 from brokers.state.migrations import SCHEMA_V1
 
 T0 = 1_700_000_000_000

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from brokers.state import (SCHEMA_VERSION, OrderSpec, SchemaVersionError, StateStore, init_db,
-                           to_utc)
+from brokers.state import SCHEMA_VERSION, OrderSpec, SchemaVersionError, StateStore, init_db, to_utc
 from core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

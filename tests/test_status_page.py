@@ -13,7 +13,7 @@ import pytest
 from brokers.state.store import StateStore
 from core.config import apply_overrides, load_config
 from core.errors import ConfigError
-from runners.paper_report import paper_report
+from engine.paper_report import paper_report
 from status_page import create_app
 from status_page.charts import price_chart
 from status_page.database import StateDatabase

@@ -12,9 +12,9 @@ import pytest
 import strategies.setups as setups_module
 from core.config import apply_overrides, load_config
 from core.exchange_rules import floor_to_step
+from engine.backtest import run_backtest
+from engine.lookahead import check_lookahead
 from klines import Klines, load_klines
-from runners.backtest_engine import run_backtest
-from runners.lookahead import check_lookahead
 from strategies.setups import SetupParams, SetupTracker, find_setups
 from tests.test_setups import DRAWN
 

@@ -191,15 +191,9 @@ class TradeRow:
         """This closed trade as the one trade record (its signal gives the time and reasons)."""
         if self.status != "closed":
             raise ValueError(f"trade {self.id} is {self.status}, not closed")
-        return TradeRecord(
-            symbol=self.symbol, side=Side(self.side),
-            signal_ms=signal.time_ms if signal else None, entry_ms=self.entry_time_ms,
-            exit_ms=self.exit_time_ms, entry_price=self.entry_price, exit_price=self.exit_price,
-            size=self.size, stop_loss=self.stop_loss, take_profit=self.take_profit,
-            entry_fee=self.entry_fee or 0.0, exit_fee=self.exit_fee or 0.0,
-            exit_reason=self.exit_reason, confidence=self.confidence, risk=self.risk,
-            equity_at_signal=self.equity_at_signal,
-            reasons=tuple(signal.reasons) if signal else ())
+        columns = {f.name: getattr(self, f.name) for f in fields(self)}
+        return TradeRecord.from_columns(columns, signal.time_ms if signal else None,
+                                        tuple(signal.reasons) if signal else ())
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.records import ExitReason
 from core.times import ms_to_iso
-from runners.backtest_engine import BacktestResult, NotEnoughData, run_backtest
+from engine.backtest import BacktestResult, NotEnoughData, run_backtest
 
 log = logging.getLogger("smc.lookahead")
 

@@ -29,7 +29,7 @@ from analyzers.report import open_position_entry, trade_entry
 from brokers.state.store import AccountRow, RunRow, SignalRow, StateStore, TradeRow
 from core.bars import Bars
 from core.errors import UserInputError
-from core.records import OrderRole, Side, TradeRecord
+from core.records import TradeRecord
 from core.timeframes import timeframe_ms
 from core.times import ms_to_iso
 
@@ -162,12 +162,7 @@ def history_report(h: AccountHistory, config) -> dict:
 
 def _fills(store: StateStore, account_id: int) -> list[Fill]:
     """The account's fills as the equity curve needs them, in time order."""
-    out = []
-    for fill, trade, role in store.account_fills(account_id):
-        opening = role == OrderRole.ENTRY
-        size = fill.size * Side(trade.side).sign if opening else 0.0
-        out.append((fill.time_ms, fill.id, Fill(fill.time_ms, trade.symbol, size,
-                                                fill.price if opening else 0.0,
-                                                fill.cash_after if fill.cash_after is not None
-                                                else np.nan)))
+    out = [(fill.time_ms, fill.id, Fill.recorded(fill.time_ms, trade.symbol, role, trade.side,
+                                                 fill.size, fill.price, fill.cash_after))
+           for fill, trade, role in store.account_fills(account_id)]
     return [f for _, _, f in sorted(out, key=lambda item: item[:2])]

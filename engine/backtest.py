@@ -1,6 +1,6 @@
 """One backtest, start to finish, as a function: klines in, result and report out.
 
-``runners.backtest`` (the CLI) and ``runners.lookahead`` (the prefix re-runs) both call
+``runners.backtest`` (the CLI) and ``engine.lookahead`` (the prefix re-runs) both call
 ``run_backtest``; the report dict it builds is the stable JSON contract described in README.md.
 """
 

@@ -1,0 +1,44 @@
+"""What every request handler shares: this request's ``View`` and checked query parameters.
+
+The app factory stores one ``views.Context`` under ``EXTENSION`` in the app's extensions;
+``current_view`` opens this request's connection and read transaction on first use (the app
+closes it at teardown). ``int_arg`` reads a whole-number query parameter, a ``BadParameter``
+(a JSON 400) when it is not one.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from .database import Unavailable
+from .views import BadParameter, View
+
+__all__ = ["EXTENSION", "current_view", "int_arg"]
+
+EXTENSION = "smc_status"
+
+
+def current_view() -> View:
+    """This request's ``View``, over its own connection (opened on first use)."""
+    if "status_view" not in g:
+        ext = current_app.extensions[EXTENSION]
+        ctx = ext["context"]
+        now_ms = int(ext["clock"]() * 1000)
+        try:
+            g.status_conn = ctx.database.connect()
+            g.status_view = View(ctx, g.status_conn, now_ms)
+        except Unavailable as exc:
+            g.status_view = View(ctx, None, now_ms, unavailable=exc)
+    return g.status_view
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    """The query parameter ``name`` as a whole number in ``[lo, hi]`` (``default`` if absent)."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or not lo <= int(text) <= hi:
+        shown = raw if len(raw) <= 20 else raw[:17] + "..."
+        raise BadParameter(f"{name}: must be a whole number from {lo} to {hi}, got {shown!r}")
+    return int(text)
