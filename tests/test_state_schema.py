@@ -1,5 +1,6 @@
 """The state database's schema: the migrated schema matches the models, a version-1 file upgrades
-to the current version with nothing lost, and the store's row types match the columns they are read from."""
+to the current version with nothing lost, and the store's row types match the columns they are
+read from."""
 
 import dataclasses
 import sqlite3
@@ -8,7 +9,8 @@ import typing
 import pytest
 from sqlalchemy import Boolean, Float, Integer, String, Text
 
-from brokers.state import SCHEMA_VERSION, StateStore, models, store as store_module
+from brokers.state import SCHEMA_VERSION, StateStore, models
+from brokers.state import store as store_module
 from brokers.state.migrations import SCHEMA_V1
 
 T0 = 1_700_000_000_000
