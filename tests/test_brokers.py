@@ -114,7 +114,8 @@ class PlaceOnSignal(bt.Strategy):
         self.fill_time = None
 
     def next(self):
-        if bt.num2date(self.datas[0].datetime[0]).strftime("%H:%M") == "00:39" and not self.fill_time:
+        if (bt.num2date(self.datas[0].datetime[0]).strftime("%H:%M") == "00:39"
+                and not self.fill_time):
             self.buy(data=self.datas[0], size=0.01, price=100.0, exectype=bt.Order.Limit)
             self.fill_time = "pending"
 

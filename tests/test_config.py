@@ -172,7 +172,8 @@ def test_partial_file_takes_defaults(tmp_path):
     assert cfg.status_page.port == 8000
 
 
-@pytest.mark.parametrize("text", ["", "# only a comment\n", "app:\n", "app:\nsmc:\n", "exchanges:\n  binance:\n"])
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "app:\n", "app:\nsmc:\n",
+                                  "exchanges:\n  binance:\n"])
 def test_empty_file_or_sections_take_all_defaults(tmp_path, text):
     assert load_config(write(tmp_path, text)) == AppConfig()
 
@@ -213,7 +214,8 @@ def test_real_mode_and_ml_free_config_load(tmp_path):
         database: {url: "sqlite:////var/lib/smc/state.db"}
     """)
     cfg = load_config(path)
-    assert (cfg.app.mode, cfg.strategy.signal_timeframe, cfg.strategy.allow_short) == ("real", "4h", True)
+    assert ((cfg.app.mode, cfg.strategy.signal_timeframe, cfg.strategy.allow_short)
+            == ("real", "4h", True))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,38 +228,44 @@ BAD = [
     ("top-level-scalar", "hello\n", None, "top level must be a mapping"),
     ("section-not-mapping", "risk_manager: 5\n", "risk_manager", "expected a mapping"),
     ("section-is-list", "app: [paper]\n", "app", "expected a mapping"),
-    ("unknown-section", "risk_manger:\n  max_daily_loss: 5\n", "risk_manger", "did you mean risk_manager?"),
+    ("unknown-section", "risk_manger:\n  max_daily_loss: 5\n", "risk_manger",
+     "did you mean risk_manager?"),
     ("unknown-section-no-match", "zzz: 1\n", "zzz", "unknown section"),
     ("unknown-key", "risk_manager:\n  stop_los_percent: 2\n", "risk_manager.stop_los_percent",
      "unknown key (did you mean stop_loss_percent?)"),
-    ("unknown-nested-key", "exchanges:\n  binance:\n    symbol: [BTCUSDT]\n", "exchanges.binance.symbol",
-     "did you mean symbols?"),
+    ("unknown-nested-key", "exchanges:\n  binance:\n    symbol: [BTCUSDT]\n",
+     "exchanges.binance.symbol", "did you mean symbols?"),
     ("unknown-exchange", "exchanges:\n  bybit: {}\n", "exchanges.bybit", "unknown key"),
     ("duplicate-key", "app:\n  mode: paper\n  mode: real\n", None, "duplicate key 'mode'"),
     ("yaml-syntax", "app:\n  mode: paper\n bad: [\n", None, "line 3"),
     ("yaml-tab", "app:\n\tmode: paper\n", None, "line 2"),
     # types
-    ("bool-as-int", "paper_trading:\n  max_positions: true\n", "paper_trading.max_positions", "got true"),
+    ("bool-as-int", "paper_trading:\n  max_positions: true\n", "paper_trading.max_positions",
+     "got true"),
     ("bool-as-float", "risk_manager:\n  max_daily_loss: yes\n", "risk_manager.max_daily_loss",
      "expected a number"),
     ("string-as-float", "risk_manager:\n  max_daily_loss: '500'\n", "risk_manager.max_daily_loss",
      "expected a number, got '500'"),
-    ("string-as-int", "status_page:\n  port: '8000'\n", "status_page.port", "expected a whole number"),
+    ("string-as-int", "status_page:\n  port: '8000'\n", "status_page.port",
+     "expected a whole number"),
     ("float-as-int", "paper_trading:\n  max_positions: 2.5\n", "paper_trading.max_positions",
      "expected a whole number"),
     ("null-value", "risk_manager:\n  fee_percent:\n", "risk_manager.fee_percent",
      "expected a number, got an empty value"),
     ("nan", "go_live:\n  min_sharpe: .nan\n", "go_live.min_sharpe", "finite"),
-    ("infinite", "risk_manager:\n  max_daily_loss: .inf\n", "risk_manager.max_daily_loss", "finite"),
+    ("infinite", "risk_manager:\n  max_daily_loss: .inf\n", "risk_manager.max_daily_loss",
+     "finite"),
     ("int-as-bool", "strategy:\n  allow_short: 1\n", "strategy.allow_short", "true or false"),
     ("bool-as-string", "app:\n  log_level: off\n", "app.log_level", "quote"),
-    ("symbols-not-list", "exchanges:\n  binance:\n    symbols: BTCUSDT\n", "exchanges.binance.symbols",
-     "expected a list"),
-    ("symbol-not-string", "exchanges:\n  binance:\n    symbols: [12]\n", "exchanges.binance.symbols",
-     "expected a string"),
+    ("symbols-not-list", "exchanges:\n  binance:\n    symbols: BTCUSDT\n",
+     "exchanges.binance.symbols", "expected a list"),
+    ("symbol-not-string", "exchanges:\n  binance:\n    symbols: [12]\n",
+     "exchanges.binance.symbols", "expected a string"),
     # app
-    ("app-mode", "app:\n  mode: live\n", "app.mode", "unknown value 'live'; expected one of paper, real"),
-    ("log-level", "app:\n  log_level: info\n", "app.log_level", "expected one of DEBUG, INFO, WARNING, ERROR"),
+    ("app-mode", "app:\n  mode: live\n", "app.mode",
+     "unknown value 'live'; expected one of paper, real"),
+    ("log-level", "app:\n  log_level: info\n", "app.log_level",
+     "expected one of DEBUG, INFO, WARNING, ERROR"),
     # paper_trading
     ("balance-zero", "paper_trading:\n  initial_balance: 0\n", "paper_trading.initial_balance",
      "must be > 0, got 0"),
@@ -266,24 +274,27 @@ BAD = [
     # exchanges.binance
     ("enabled-retired", "exchanges:\n  binance:\n    enabled: true\n", "exchanges.binance.enabled",
      "Binance is the only exchange and is always used; remove this key"),
-    ("symbols-empty", "exchanges:\n  binance:\n    symbols: []\n", "exchanges.binance.symbols", "at least one"),
-    ("symbols-lower", "exchanges:\n  binance:\n    symbols: [btcusdt]\n", "exchanges.binance.symbols",
-     "must be upper case, e.g. BTCUSDT"),
-    ("symbols-slash", "exchanges:\n  binance:\n    symbols: [BTC/USDT]\n", "exchanges.binance.symbols",
-     "write BTCUSDT"),
+    ("symbols-empty", "exchanges:\n  binance:\n    symbols: []\n", "exchanges.binance.symbols",
+     "at least one"),
+    ("symbols-lower", "exchanges:\n  binance:\n    symbols: [btcusdt]\n",
+     "exchanges.binance.symbols", "must be upper case, e.g. BTCUSDT"),
+    ("symbols-slash", "exchanges:\n  binance:\n    symbols: [BTC/USDT]\n",
+     "exchanges.binance.symbols", "write BTCUSDT"),
     ("symbols-bad", "exchanges:\n  binance:\n    symbols: [B]\n", "exchanges.binance.symbols",
      "2 to 20 upper-case letters or digits"),
     ("symbols-duplicate", "exchanges:\n  binance:\n    symbols: [BTCUSDT, ETHUSDT, BTCUSDT]\n",
      "exchanges.binance.symbols", "BTCUSDT is listed twice"),
     ("symbols-not-usdt", "exchanges:\n  binance:\n    symbols: [BTCUSDT, ETHBTC]\n",
-     "exchanges.binance.symbols", "entry 1 'ETHBTC' is not quoted in USDT: only USDT pairs are supported"),
-    ("symbols-usdt-alone", "exchanges:\n  binance:\n    symbols: [USDT]\n", "exchanges.binance.symbols",
-     "is not quoted in USDT"),
+     "exchanges.binance.symbols",
+     "entry 1 'ETHBTC' is not quoted in USDT: only USDT pairs are supported"),
+    ("symbols-usdt-alone", "exchanges:\n  binance:\n    symbols: [USDT]\n",
+     "exchanges.binance.symbols", "is not quoted in USDT"),
     # exchanges.binance.rules
-    ("rules-not-mapping", "exchanges:\n  binance:\n    rules: [ETHUSDT]\n", "exchanges.binance.rules",
-     "expected a mapping, got ['ETHUSDT'] (a list)"),
+    ("rules-not-mapping", "exchanges:\n  binance:\n    rules: [ETHUSDT]\n",
+     "exchanges.binance.rules", "expected a mapping, got ['ETHUSDT'] (a list)"),
     ("rules-lower-symbol", "exchanges:\n  binance:\n    rules: {ethusdt: {lot_step: 0.001}}\n",
-     "exchanges.binance.rules.ethusdt", "'ethusdt' must be upper case, e.g. BTCUSDT; write ETHUSDT"),
+     "exchanges.binance.rules.ethusdt",
+     "'ethusdt' must be upper case, e.g. BTCUSDT; write ETHUSDT"),
     ("rules-not-usdt", "exchanges:\n  binance:\n    rules: {ETHBTC: {lot_step: 0.001}}\n",
      "exchanges.binance.rules.ETHBTC", "'ETHBTC' is not quoted in USDT"),
     ("rules-entry-not-mapping", "exchanges:\n  binance:\n    rules: {ETHUSDT: 0.001}\n",
@@ -302,23 +313,25 @@ BAD = [
      "exchanges:\n  binance:\n    rules: {ETHUSDT: {min_notional: 2000}}\n",
      "exchanges.binance.rules.ETHUSDT.min_notional",
      "2000 exceeds risk_manager.max_position_size 1000, so no order could ever be placed"),
-    ("ws-url", "exchanges:\n  binance:\n    ws_url: https://stream.binance.com\n", "exchanges.binance.ws_url",
-     "must start with ws:// or wss://"),
-    ("rest-url", "exchanges:\n  binance:\n    rest_url: api.binance.com\n", "exchanges.binance.rest_url",
-     "must start with http:// or https://"),
+    ("ws-url", "exchanges:\n  binance:\n    ws_url: https://stream.binance.com\n",
+     "exchanges.binance.ws_url", "must start with ws:// or wss://"),
+    ("rest-url", "exchanges:\n  binance:\n    rest_url: api.binance.com\n",
+     "exchanges.binance.rest_url", "must start with http:// or https://"),
     # risk_manager
-    ("max-position-size", "risk_manager:\n  max_position_size: 0\n", "risk_manager.max_position_size",
-     "must be > 0"),
+    ("max-position-size", "risk_manager:\n  max_position_size: 0\n",
+     "risk_manager.max_position_size", "must be > 0"),
     ("max-daily-loss", "risk_manager:\n  max_daily_loss: -5\n", "risk_manager.max_daily_loss",
      "must be > 0, got -5"),
     ("stop-loss-zero", "risk_manager:\n  stop_loss_percent: 0\n", "risk_manager.stop_loss_percent",
      "must be > 0 and <= 50"),
-    ("stop-loss-high", "risk_manager:\n  stop_loss_percent: 50.5\n", "risk_manager.stop_loss_percent",
-     "got 50.5"),
-    ("take-profit", "risk_manager:\n  take_profit_ratio: 0\n", "risk_manager.take_profit_ratio", "must be > 0"),
-    ("risk-per-trade", "risk_manager:\n  risk_per_trade_percent: 11\n", "risk_manager.risk_per_trade_percent",
-     "must be > 0 and <= 10, got 11"),
-    ("fee-negative", "risk_manager:\n  fee_percent: -0.1\n", "risk_manager.fee_percent", "must be >= 0 and < 5"),
+    ("stop-loss-high", "risk_manager:\n  stop_loss_percent: 50.5\n",
+     "risk_manager.stop_loss_percent", "got 50.5"),
+    ("take-profit", "risk_manager:\n  take_profit_ratio: 0\n", "risk_manager.take_profit_ratio",
+     "must be > 0"),
+    ("risk-per-trade", "risk_manager:\n  risk_per_trade_percent: 11\n",
+     "risk_manager.risk_per_trade_percent", "must be > 0 and <= 10, got 11"),
+    ("fee-negative", "risk_manager:\n  fee_percent: -0.1\n", "risk_manager.fee_percent",
+     "must be >= 0 and < 5"),
     ("fee-high", "risk_manager:\n  fee_percent: 5\n", "risk_manager.fee_percent", "got 5"),
     ("slippage", "risk_manager:\n  slippage_percent: 5.0\n", "risk_manager.slippage_percent",
      "must be >= 0 and < 5"),
@@ -329,12 +342,15 @@ BAD = [
     ("min-notional-moved", "risk_manager:\n  min_notional: 5\n", "risk_manager.min_notional",
      "exchanges.binance.rules.BTCUSDT.min_notional"),
     # decision_engine
-    ("engine-ml", "decision_engine:\n  mode: ml\n", "decision_engine.mode", "ml engine does not exist yet"),
-    ("engine-other", "decision_engine:\n  mode: magic\n", "decision_engine.mode", "expected one of heuristic"),
-    ("confidence", "decision_engine:\n  confidence_threshold: 1.5\n", "decision_engine.confidence_threshold",
-     "must be >= 0 and <= 1"),
+    ("engine-ml", "decision_engine:\n  mode: ml\n", "decision_engine.mode",
+     "ml engine does not exist yet"),
+    ("engine-other", "decision_engine:\n  mode: magic\n", "decision_engine.mode",
+     "expected one of heuristic"),
+    ("confidence", "decision_engine:\n  confidence_threshold: 1.5\n",
+     "decision_engine.confidence_threshold", "must be >= 0 and <= 1"),
     # strategy
-    ("signal-tf", "strategy:\n  signal_timeframe: 2d\n", "strategy.signal_timeframe", "unknown timeframe '2d'"),
+    ("signal-tf", "strategy:\n  signal_timeframe: 2d\n", "strategy.signal_timeframe",
+     "unknown timeframe '2d'"),
     ("execution-tf", "strategy:\n  execution_timeframe: 1M\n", "strategy.execution_timeframe",
      "unknown timeframe"),
     ("tf-not-multiple", "strategy:\n  signal_timeframe: 5m\n  execution_timeframe: 3m\n",
@@ -342,34 +358,43 @@ BAD = [
     ("tf-signal-shorter", "strategy:\n  signal_timeframe: 1m\n  execution_timeframe: 5m\n",
      "strategy.signal_timeframe", "not a whole multiple"),
     ("allow-short", "strategy:\n  allow_short: 'no'\n", "strategy.allow_short", "true or false"),
-    ("entry-valid-bars", "strategy:\n  entry_valid_bars: 0\n", "strategy.entry_valid_bars", "must be >= 1"),
+    ("entry-valid-bars", "strategy:\n  entry_valid_bars: 0\n", "strategy.entry_valid_bars",
+     "must be >= 1"),
     ("stop-buffer", "strategy:\n  stop_buffer_percent: 10\n", "strategy.stop_buffer_percent",
      "must be >= 0 and < 10"),
-    ("gap-cooldown", "strategy:\n  gap_cooldown_bars: -1\n", "strategy.gap_cooldown_bars", "must be >= 0"),
+    ("gap-cooldown", "strategy:\n  gap_cooldown_bars: -1\n", "strategy.gap_cooldown_bars",
+     "must be >= 0"),
     # smc
     ("swing-low", "smc:\n  swing_lookback: 0\n", "smc.swing_lookback", "must be >= 1 and <= 50"),
     ("swing-high", "smc:\n  swing_lookback: 51\n", "smc.swing_lookback", "got 51"),
-    ("htf-not-longer", "smc:\n  swing_lookback: 20\n  htf_swing_lookback: 20\n", "smc.htf_swing_lookback",
-     "must be > smc.swing_lookback (20)"),
+    ("htf-not-longer", "smc:\n  swing_lookback: 20\n  htf_swing_lookback: 20\n",
+     "smc.htf_swing_lookback", "must be > smc.swing_lookback (20)"),
     ("htf-high", "smc:\n  htf_swing_lookback: 201\n", "smc.htf_swing_lookback", "must be <= 200"),
     ("break-on", "smc:\n  break_on: body\n", "smc.break_on", "expected one of close, wick"),
-    ("order-block", "smc:\n  order_block: first\n", "smc.order_block", "expected one of lowest_low, last_opposite"),
-    ("fvg-fill", "smc:\n  fvg_fill: quarter\n", "smc.fvg_fill", "expected one of full, half, touch"),
+    ("order-block", "smc:\n  order_block: first\n", "smc.order_block",
+     "expected one of lowest_low, last_opposite"),
+    ("fvg-fill", "smc:\n  fvg_fill: quarter\n", "smc.fvg_fill",
+     "expected one of full, half, touch"),
     ("ob-age", "smc:\n  max_order_block_age: 0\n", "smc.max_order_block_age", "must be >= 1"),
     ("displacement", "smc:\n  displacement_factor: 0\n", "smc.displacement_factor", "must be > 0"),
     # go_live
-    ("min-sharpe-type", "go_live:\n  min_sharpe: high\n", "go_live.min_sharpe", "expected a number"),
+    ("min-sharpe-type", "go_live:\n  min_sharpe: high\n", "go_live.min_sharpe",
+     "expected a number"),
     ("max-drawdown-zero", "go_live:\n  max_drawdown_percent: 0\n", "go_live.max_drawdown_percent",
      "must be > 0 and <= 100"),
-    ("max-drawdown-high", "go_live:\n  max_drawdown_percent: 101\n", "go_live.max_drawdown_percent", "got 101"),
+    ("max-drawdown-high", "go_live:\n  max_drawdown_percent: 101\n", "go_live.max_drawdown_percent",
+     "got 101"),
     ("win-rate", "go_live:\n  min_win_rate: 55\n", "go_live.min_win_rate",
      "must be >= 0 and <= 1 (a fraction: write 0.55 for 55%)"),
     ("win-rate-negative", "go_live:\n  min_win_rate: -0.1\n", "go_live.min_win_rate", "got -0.1"),
     ("min-trades", "go_live:\n  min_trades: -1\n", "go_live.min_trades", "must be >= 0"),
-    ("min-paper-days", "go_live:\n  min_paper_days: 1.5\n", "go_live.min_paper_days", "expected a whole number"),
+    ("min-paper-days", "go_live:\n  min_paper_days: 1.5\n", "go_live.min_paper_days",
+     "expected a whole number"),
     # database
-    ("db-postgres", "database:\n  url: postgresql://localhost/db\n", "database.url", "must start with sqlite://"),
-    ("db-bare", "database:\n  url: sqlite:///\n", "database.url", "write e.g. sqlite:///state/paper_trading.db"),
+    ("db-postgres", "database:\n  url: postgresql://localhost/db\n", "database.url",
+     "must start with sqlite://"),
+    ("db-bare", "database:\n  url: sqlite:///\n", "database.url",
+     "write e.g. sqlite:///state/paper_trading.db"),
     # status_page
     ("host-empty", "status_page:\n  host: ''\n", "status_page.host", "must not be empty"),
     ("host-type", "status_page:\n  host: 127\n", "status_page.host", "expected a string"),
@@ -403,7 +428,9 @@ def test_example_messages_exactly(tmp_path):
     assert str(info.value) == f"{path}: risk_manager.max_daily_loss: must be > 0, got -5"
     with pytest.raises(ConfigError) as info:
         config_from_dict({"app": {"mode": "live"}}, source="config.yaml")
-    assert str(info.value) == "config.yaml: app.mode: unknown value 'live'; expected one of paper, real"
+    assert str(info.value) == (
+        "config.yaml: app.mode: unknown value 'live'; expected one of paper, real"
+    )
     with pytest.raises(ConfigError) as info:
         config_from_dict({"risk_manager": {"stop_los_percent": 2}}, source="config.yaml")
     assert str(info.value) == (
@@ -438,9 +465,11 @@ def test_file_not_utf8(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "key"), [
-    ("exchanges:\n  binance:\n    api_key: AKIA-TOP-SECRET-VALUE-123\n", "exchanges.binance.api_key"),
+    ("exchanges:\n  binance:\n    api_key: AKIA-TOP-SECRET-VALUE-123\n",
+     "exchanges.binance.api_key"),
     ("exchanges:\n  binance:\n    secret: AKIA-TOP-SECRET-VALUE-123\n", "exchanges.binance.secret"),
-    ("exchanges:\n  binance:\n    API_SECRET: AKIA-TOP-SECRET-VALUE-123\n", "exchanges.binance.API_SECRET"),
+    ("exchanges:\n  binance:\n    API_SECRET: AKIA-TOP-SECRET-VALUE-123\n",
+     "exchanges.binance.API_SECRET"),
     ("binance_api_key: AKIA-TOP-SECRET-VALUE-123\n", "binance_api_key"),
     ("app:\n  apikey: AKIA-TOP-SECRET-VALUE-123\n", "app.apikey"),
     ("app: 5\nzz:\n  - {secret_key: AKIA-TOP-SECRET-VALUE-123}\n", "zz[0].secret_key"),
@@ -477,7 +506,8 @@ def test_config_from_dict_accepts_tuples_for_lists():
 
 def test_apply_overrides_returns_a_revalidated_copy():
     base = load_config()
-    cfg = apply_overrides(base, {"strategy.signal_timeframe": "4h", "risk_manager.max_daily_loss": 100,
+    cfg = apply_overrides(base, {"strategy.signal_timeframe": "4h",
+                                 "risk_manager.max_daily_loss": 100,
                                  "exchanges.binance.symbols": ["ETHUSDT"]})
     assert cfg.strategy.signal_timeframe == "4h"
     assert cfg.risk_manager.max_daily_loss == 100.0
@@ -487,11 +517,13 @@ def test_apply_overrides_returns_a_revalidated_copy():
 
 
 @pytest.mark.parametrize(("overrides", "fragment"), [
-    ({"strategy.signal_timeframe": "7m"}, "<overrides>: strategy.signal_timeframe: unknown timeframe"),
+    ({"strategy.signal_timeframe": "7m"},
+     "<overrides>: strategy.signal_timeframe: unknown timeframe"),
     ({"strategy.execution_timeframe": "1h", "strategy.signal_timeframe": "30m"},
      "<overrides>: strategy.signal_timeframe: 30m is not a whole multiple"),
     ({"risk_manager.stop_los_percent": 1}, "did you mean stop_loss_percent?"),
-    ({"riskmanager.max_daily_loss": 1}, "<overrides>: riskmanager: unknown section (did you mean risk_manager?)"),
+    ({"riskmanager.max_daily_loss": 1},
+     "<overrides>: riskmanager: unknown section (did you mean risk_manager?)"),
     ({"app.mode.x": 1}, "<overrides>: app.mode: is a value, not a section"),
     ({"exchanges.binance.api_key": "x"}, "environment variable"),
 ])
@@ -524,12 +556,20 @@ def valid_config_dicts(draw):
         "paper_trading": {"initial_balance": draw(_floats(0, 1e12, lo_open=True)),
                           "max_positions": draw(st.integers(1, 1000))},
         "exchanges": {"binance": {
-            "symbols": draw(st.lists(st.from_regex(r"\A[A-Z0-9]{1,16}USDT\Z"), min_size=1, max_size=5, unique=True)),
-            "rules": draw(st.dictionaries(st.from_regex(r"\A[A-Z0-9]{1,16}USDT\Z"), st.fixed_dictionaries({}, optional={
-                "tick_size": _floats(0, 1e6, lo_open=True), "lot_step": _floats(0, 1e6, lo_open=True),
-                "min_qty": _floats(0, 1e6), "min_notional": _floats(0, min(max_position_size, 1000))}), max_size=3)),
-            "ws_url": draw(st.sampled_from(["ws://", "wss://"])) + draw(st.from_regex(r"\A[a-z0-9.:/]{1,30}\Z")),
-            "rest_url": draw(st.sampled_from(["http://", "https://"])) + draw(st.from_regex(r"\A[a-z0-9.:/]{1,30}\Z")),
+            "symbols": draw(st.lists(st.from_regex(r"\A[A-Z0-9]{1,16}USDT\Z"), min_size=1,
+                                     max_size=5, unique=True)),
+            "rules": draw(st.dictionaries(
+                st.from_regex(r"\A[A-Z0-9]{1,16}USDT\Z"),
+                st.fixed_dictionaries({}, optional={
+                    "tick_size": _floats(0, 1e6, lo_open=True),
+                    "lot_step": _floats(0, 1e6, lo_open=True),
+                    "min_qty": _floats(0, 1e6),
+                    "min_notional": _floats(0, min(max_position_size, 1000))}),
+                max_size=3)),
+            "ws_url": (draw(st.sampled_from(["ws://", "wss://"]))
+                       + draw(st.from_regex(r"\A[a-z0-9.:/]{1,30}\Z"))),
+            "rest_url": (draw(st.sampled_from(["http://", "https://"]))
+                         + draw(st.from_regex(r"\A[a-z0-9.:/]{1,30}\Z"))),
         }},
         "risk_manager": {
             "max_position_size": max_position_size,
@@ -542,7 +582,8 @@ def valid_config_dicts(draw):
         },
         "decision_engine": {"mode": "heuristic", "confidence_threshold": draw(_floats(0, 1))},
         "strategy": {"signal_timeframe": signal, "execution_timeframe": execution,
-                     "allow_short": draw(st.booleans()), "entry_valid_bars": draw(st.integers(1, 10**6)),
+                     "allow_short": draw(st.booleans()),
+                     "entry_valid_bars": draw(st.integers(1, 10**6)),
                      "stop_buffer_percent": draw(_floats(0, 10, hi_open=True)),
                      "gap_cooldown_bars": draw(st.integers(0, 10**6))},
         "smc": {"swing_lookback": swing, "htf_swing_lookback": draw(st.integers(swing + 1, 200)),
@@ -551,11 +592,13 @@ def valid_config_dicts(draw):
                 "fvg_fill": draw(st.sampled_from(["full", "half", "touch"])),
                 "max_order_block_age": draw(st.integers(1, 10**6)),
                 "displacement_factor": draw(_floats(0, 100, lo_open=True))},
-        "go_live": {"min_sharpe": draw(_floats(-1e6, 1e6)), "max_drawdown_percent": draw(_floats(0, 100, lo_open=True)),
+        "go_live": {"min_sharpe": draw(_floats(-1e6, 1e6)),
+                    "max_drawdown_percent": draw(_floats(0, 100, lo_open=True)),
                     "min_win_rate": draw(_floats(0, 1)), "min_trades": draw(st.integers(0, 10**6)),
                     "min_paper_days": draw(st.integers(0, 10**4))},
         "database": {"url": "sqlite:///" + draw(st.from_regex(r"\A[a-z0-9_/.]{1,40}\Z"))},
-        "status_page": {"host": draw(st.from_regex(r"\A[a-z0-9.\-]{1,30}\Z")), "port": draw(st.integers(1, 65535))},
+        "status_page": {"host": draw(st.from_regex(r"\A[a-z0-9.\-]{1,30}\Z")),
+                        "port": draw(st.integers(1, 65535))},
     }
     # Any subset of sections: omitted ones take their defaults.
     keep = draw(st.sets(st.sampled_from(sorted(sections))))
@@ -575,7 +618,8 @@ def test_as_dict_round_trips(data):
     assert config_from_dict(yaml.safe_load(yaml.safe_dump(d))) == cfg
 
 
-_junk_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10))
+_junk_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
+                          st.text(max_size=10))
 _known_keys = st.sampled_from(
     [f.name for f in dataclasses.fields(AppConfig)]
     + [k for section in AppConfig().as_dict().values() for k in section]
@@ -584,7 +628,8 @@ _known_keys = st.sampled_from(
 _junk = st.recursive(
     _junk_scalars,
     lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.one_of(_known_keys, st.text(max_size=8)), inner, max_size=4)),
+                            st.dictionaries(st.one_of(_known_keys, st.text(max_size=8)), inner,
+                                            max_size=4)),
     max_leaves=12,
 )
 

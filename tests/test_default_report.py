@@ -24,7 +24,8 @@ def test_default_backtest_report_is_unchanged(tmp_path):
     out = tmp_path / "report.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "runners.backtest", "--quiet", "--report-json",
-                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=env)
     assert proc.returncode == 0, proc.stderr
     report = _normalized(json.loads(out.read_text()))
     golden = json.loads(GOLDEN.read_text())

@@ -50,7 +50,8 @@ from analyzers.metrics import (
     win_rate,
 )
 
-BTC_1H = Path(__file__).resolve().parent.parent / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz"
+BTC_1H = (Path(__file__).resolve().parent.parent / "data"
+          / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz")
 UTC = UTC
 
 
@@ -105,8 +106,8 @@ def test_risk_metrics_match_quantstats_and_empyrical_on_btc(btc_daily):
     assert ours_dd == pytest.approx(-100 * empyrical.max_drawdown(r), rel=1e-12)
     # On the close prices themselves (no initial equity: the first close is the first peak);
     # quantstats sees prices here (min >= 0, max > 1) and uses the first print as baseline.
-    assert max_drawdown_pct(daily) == pytest.approx(-100 * qs.stats.max_drawdown(daily.tz_localize(None)),
-                                                    rel=1e-12)
+    assert max_drawdown_pct(daily) == pytest.approx(
+        -100 * qs.stats.max_drawdown(daily.tz_localize(None)), rel=1e-12)
     assert 70 < ours_dd < 90  # BTC fell about 84 % from Dec 2017 to Dec 2018
 
 
@@ -223,7 +224,8 @@ def test_none_rule_for_undefined_metrics():
 
 
 def test_nan_returns_are_skipped_and_inf_refused():
-    assert sharpe_ratio([0.01, np.nan, -0.02, 0.03]) == pytest.approx(sharpe_ratio([0.01, -0.02, 0.03]))
+    assert sharpe_ratio([0.01, np.nan, -0.02, 0.03]) == pytest.approx(
+        sharpe_ratio([0.01, -0.02, 0.03]))
     with pytest.raises(ValueError):
         sharpe_ratio([0.01, np.inf])
 

@@ -25,7 +25,8 @@ def test_risk_cap_binds_with_big_notional_cap():
 
 
 def test_notional_cap_binds_and_says_so():
-    d = size_position(10_000, 10_000, entry=30_000.0, stop=29_700.0, side=LONG, limits=LIMITS, rules=BTC)
+    d = size_position(10_000, 10_000, entry=30_000.0, stop=29_700.0, side=LONG, limits=LIMITS,
+                      rules=BTC)
     assert d.binding_cap == "notional"
     assert d.notional <= 1000.0
     assert d.size == pytest.approx(0.03333)
@@ -33,20 +34,24 @@ def test_notional_cap_binds_and_says_so():
 
 
 def test_cash_cap_binds():
-    d = size_position(10_000, 500.0, entry=30_000.0, stop=29_700.0, side=LONG, limits=LIMITS, rules=BTC)
+    d = size_position(10_000, 500.0, entry=30_000.0, stop=29_700.0, side=LONG, limits=LIMITS,
+                      rules=BTC)
     assert d.binding_cap == "cash"
     assert d.notional * 1.001 <= 500.0
 
 
 def test_below_min_notional_is_skipped_with_reason():
-    d = size_position(10_000, 4.0, entry=30_000.0, stop=29_700.0, side=LONG, limits=LIMITS, rules=BTC)
+    d = size_position(10_000, 4.0, entry=30_000.0, stop=29_700.0, side=LONG, limits=LIMITS,
+                      rules=BTC)
     assert not d and d.size == 0
     assert "minimum notional" in d.skip_reason
 
 
 def test_stop_on_wrong_side_is_skipped():
-    assert "wrong side" in size_position(10_000, 10_000, 100.0, 101.0, LONG, LIMITS, BTC).skip_reason
-    assert "wrong side" in size_position(10_000, 10_000, 100.0, 99.0, SHORT, LIMITS, BTC).skip_reason
+    assert "wrong side" in size_position(
+        10_000, 10_000, 100.0, 101.0, LONG, LIMITS, BTC).skip_reason
+    assert "wrong side" in size_position(
+        10_000, 10_000, 100.0, 99.0, SHORT, LIMITS, BTC).skip_reason
 
 
 def test_bad_side_raises():
@@ -56,7 +61,8 @@ def test_bad_side_raises():
 
 def test_size_is_rounded_to_the_symbols_own_step():
     """The issue's case: 1000 USDT of ETH at 1264 is 0.79113924 ETH; Binance takes 0.7911."""
-    d = size_position(10_000, 10_000, entry=1264.0, stop=1251.0, side=LONG, limits=LIMITS, rules=ETH)
+    d = size_position(10_000, 10_000, entry=1264.0, stop=1251.0, side=LONG, limits=LIMITS,
+                      rules=ETH)
     assert d.binding_cap == "notional" and d.size == 0.7911
     assert size_position(10_000, 10_000, 1264.0, 1251.0, LONG, LIMITS, BTC).size == 0.79113
 

@@ -1,4 +1,5 @@
-"""No lookahead: prefix invariance of detect_smc on real and generated data, and proof the checker bites."""
+"""No lookahead: prefix invariance of detect_smc on real and generated data, and proof the
+checker bites."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 
 from strategies.smc import SWING_DTYPE, SmcParams, SmcResult, detect_smc, prefix_mismatches
 
-DATA_1H = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz"
+DATA_1H = (Path(__file__).resolve().parents[1] / "data"
+           / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz")
 
 PARAM_SETS = [
     SmcParams(),
@@ -27,7 +29,7 @@ def btc_1h():
 
 
 def detector(params):
-    return lambda o, h, l, c: detect_smc(o, h, l, c, params)
+    return lambda o, h, low, c: detect_smc(o, h, low, c, params)
 
 
 def _param_id(p):
@@ -58,7 +60,8 @@ def test_as_of_hides_later_bars(btc_1h):
     for name in ("swings", "breaks", "order_blocks", "fvgs", "sweeps"):
         assert np.all(getattr(past, name)["known_at"] <= cut)
         assert len(getattr(past, name)) < len(getattr(full, name))
-    later_fields = ((past.order_blocks, "mitigated_at"), (past.order_blocks, "invalidated_at"), (past.fvgs, "filled_at"))
+    later_fields = ((past.order_blocks, "mitigated_at"), (past.order_blocks, "invalidated_at"),
+                    (past.fvgs, "filled_at"))
     for arr, later in later_fields:
         assert np.all(arr[later] <= cut)
         assert np.any(arr[later] == -1)
@@ -68,15 +71,16 @@ def test_as_of_hides_later_bars(btc_1h):
 @st.composite
 def ohlc_and_cuts(draw):
     n = draw(st.integers(min_value=0, max_value=90))
-    steps = draw(st.lists(st.integers(-2, 2), min_size=n, max_size=n))  # zero steps: flat bars and ties
+    # zero steps: flat bars and ties
+    steps = draw(st.lists(st.integers(-2, 2), min_size=n, max_size=n))
     up = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
     down = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
     c = 100.0 + np.cumsum(np.array(steps, dtype=float))
     o = np.r_[100.0, c[:-1]] if n else c
     h = np.maximum(o, c) + np.array(up, dtype=float)
-    l = np.minimum(o, c) - np.array(down, dtype=float)
+    low = np.minimum(o, c) - np.array(down, dtype=float)
     cuts = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=12)) if n else []
-    return (o, h, l, c), cuts
+    return (o, h, low, c), cuts
 
 
 @settings(max_examples=120, deadline=None)
@@ -119,8 +123,9 @@ class _SwingsOnly:
         return _SwingsOnly(self.swings[self.swings["known_at"] <= cut])
 
 
-def centred_swings(o, h, l, c, n_look=3):
-    """LEAKY on purpose: a centred window truncated at the edges, stamped known at the pivot bar."""
+def centred_swings(o, h, low, c, n_look=3):
+    """LEAKY on purpose: a centred window truncated at the edges, stamped known at the
+    pivot bar."""
     rows = []
     for i in range(len(h)):
         win = h[max(i - n_look, 0) : i + n_look + 1]
@@ -129,7 +134,7 @@ def centred_swings(o, h, l, c, n_look=3):
     return _SwingsOnly(np.array(rows, dtype=SWING_DTYPE))
 
 
-def honest_swings(o, h, l, c, n_look=3):
+def honest_swings(o, h, low, c, n_look=3):
     """Same detector, stamped known N bars later and requiring full windows: causal."""
     rows = []
     for i in range(n_look, len(h) - n_look):
@@ -150,11 +155,13 @@ def test_checker_catches_the_package_swings():
     smc = pytest.importorskip("smartmoneyconcepts").smc
     df = pd.read_csv(DATA_1H, nrows=400)
 
-    def package_swings(o, h, l, c):
-        frame = pd.DataFrame({"open": o, "high": h, "low": l, "close": c, "volume": np.ones(len(o))})
+    def package_swings(o, h, low, c):
+        frame = pd.DataFrame({"open": o, "high": h, "low": low, "close": c,
+                              "volume": np.ones(len(o))})
         hl = smc.swing_highs_lows(frame, swing_length=3)["HighLow"].to_numpy()
         idx = np.flatnonzero(~np.isnan(hl))
-        rows = [(i, i, int(hl[i]), h[i] if hl[i] == 1 else l[i]) for i in idx]  # row = its timestamp
+        # row = its timestamp
+        rows = [(i, i, int(hl[i]), h[i] if hl[i] == 1 else low[i]) for i in idx]
         return _SwingsOnly(np.array(rows, dtype=SWING_DTYPE))
 
     ohlc = tuple(df[k].to_numpy() for k in ("open", "high", "low", "close"))
@@ -164,8 +171,8 @@ def test_checker_catches_the_package_swings():
 def test_checker_catches_a_one_bar_lookahead_in_the_bias(btc_1h):
     """Shifting the bias one bar early (a classic off-by-one leak) must be caught."""
 
-    def early_bias(o, h, l, c):
-        res = detect_smc(o, h, l, c)
+    def early_bias(o, h, low, c):
+        res = detect_smc(o, h, low, c)
         early = np.r_[res.bias[1:], res.bias[-1:]]
         return SmcResult(res.swings, res.breaks, res.order_blocks, res.fvgs, res.sweeps, early)
 
@@ -182,7 +189,7 @@ def test_indicators_agree_bar_by_bar_and_runonce(btc_1h):
 
     n = 250
     frame = pd.DataFrame(
-        {k: v[:n] for k, v in zip(("open", "high", "low", "close"), btc_1h)},
+        {k: v[:n] for k, v in zip(("open", "high", "low", "close"), btc_1h, strict=True)},
         index=pd.date_range("2020-01-01", periods=n, freq="h"),
     )
     frame["volume"] = 1.0

@@ -1,4 +1,5 @@
-"""BOS / CHOCH / bias: a hand-built story, the active-swing rule, wick mode, and a brute-force reference."""
+"""BOS / CHOCH / bias: a hand-built story, the active-swing rule, wick mode, and a
+brute-force reference."""
 
 import numpy as np
 import pytest
@@ -31,7 +32,8 @@ def run(bars, **kw):
 
 def test_story_bos_then_choch_and_bias():
     res = run(STORY, swing_lookback=1)
-    assert [(int(i), int(k)) for i, k in zip(res.swings["index"], res.swings["kind"])] == [(2, 1), (4, -1), (6, 1)]
+    swings = zip(res.swings["index"], res.swings["kind"], strict=True)
+    assert [(int(i), int(k)) for i, k in swings] == [(2, 1), (4, -1), (6, 1)]
     b = res.breaks
     assert b["index"].tolist() == [6, 9]
     assert b["known_at"].tolist() == [6, 9]
@@ -43,7 +45,8 @@ def test_story_bos_then_choch_and_bias():
 
 
 def test_wick_mode_breaks_earlier():
-    # Bar 3 wicks to 13.2 above the swing high 13 but closes below it: a break only with break_on="wick".
+    # Bar 3 wicks to 13.2 above the swing high 13 but closes below it: a break only with
+    # break_on="wick".
     bars = STORY.copy()
     bars[3] = (12.0, 12.5, 10.0, 10.5)
     bars[5] = (9.0, 13.2, 8.5, 11.8)
@@ -59,10 +62,11 @@ def test_newer_swing_replaces_older_unbroken_one():
     # A close of 17 at bar 9 breaks 15 (the active one), not 20; 20 is never broken afterwards
     # even when bar 11 closes at 21, because it is no longer active.
     h = [10, 12, 20, 12, 11, 12, 15, 13, 12, 17.5, 18, 21.5, 19]
-    l = [9, 10, 11, 10, 9, 10, 11, 11, 10, 12, 16, 17, 18]
+    low = [9, 10, 11, 10, 9, 10, 11, 11, 10, 12, 16, 17, 18]
     c = [9.5, 11, 12, 11, 10, 11, 14, 12, 11, 17, 17.5, 21, 18.5]
     o = [9.5] + c[:-1]
-    res = detect_smc(np.array(o, float), np.array(h, float), np.array(l, float), np.array(c, float), SmcParams(1))
+    res = detect_smc(np.array(o, float), np.array(h, float), np.array(low, float),
+                     np.array(c, float), SmcParams(1))
     highs = res.swings[res.swings["kind"] == SWING_HIGH]
     assert highs["index"].tolist()[:2] == [2, 6]
     bull = res.breaks[res.breaks["direction"] == BULLISH]
@@ -73,7 +77,8 @@ def test_newer_swing_replaces_older_unbroken_one():
 def test_same_bar_high_and_low_wick_breaks_follow_the_candle_colour():
     # N=1: swing high 12 at bar 1 (known 2), swing low 8 at bar 3 (known 4);
     # bar 5 is an outside bar piercing both. Green -> bearish then bullish; red -> the reverse.
-    base = [(10, 11, 9, 10), (10, 12, 9.5, 11), (11, 11.5, 9, 10), (10, 10.5, 8, 9), (9, 10, 8.5, 9.5)]
+    base = [(10, 11, 9, 10), (10, 12, 9.5, 11), (11, 11.5, 9, 10), (10, 10.5, 8, 9),
+            (9, 10, 8.5, 9.5)]
     for (o, c), expected in (((9.0, 11.0), [BEARISH, BULLISH]), ((11.0, 9.0), [BULLISH, BEARISH])):
         bars = np.array(base + [(o, 13.0, 7.0, c)], dtype=float)
         res = run(bars, swing_lookback=1, break_on="wick")
@@ -83,7 +88,7 @@ def test_same_bar_high_and_low_wick_breaks_follow_the_candle_colour():
         assert res.bias[-1] == expected[-1]
 
 
-def naive_structure(o, h, l, c, swings, break_on):
+def naive_structure(o, h, low, c, swings, break_on):
     """Bar-by-bar loop over the documented rules; returns (list of break tuples, bias list)."""
     highs = [s for s in swings if s["kind"] == 1]
     lows = [s for s in swings if s["kind"] == -1]
@@ -101,7 +106,7 @@ def naive_structure(o, h, l, c, swings, break_on):
         act_l = [s for s in lows if s["known_at"] < t]
         if act_l:
             s = act_l[-1]
-            x = c[t] if break_on == "close" else l[t]
+            x = c[t] if break_on == "close" else low[t]
             if (int(s["index"]), -1) not in broken and x < s["price"]:
                 broken.add((int(s["index"]), -1))
                 evs.append((-1, int(s["index"]), float(s["price"])))
@@ -122,10 +127,12 @@ def test_matches_brute_force_on_random_walks(break_on, n_look):
     c = np.cumsum(rng.integers(-3, 4, n)).astype(float)
     o = np.r_[c[0], c[:-1]]
     h = np.maximum(o, c) + rng.integers(0, 3, n)
-    l = np.minimum(o, c) - rng.integers(0, 3, n)
-    res = detect_smc(o, h, l, c, SmcParams(swing_lookback=n_look, break_on=break_on))
-    events, bias = naive_structure(o, h, l, c, res.swings, break_on)
-    got = [tuple(v.item() for v in b[["index", "direction", "kind", "swing_index", "level"]]) for b in res.breaks]
+    low = np.minimum(o, c) - rng.integers(0, 3, n)
+    res = detect_smc(o, h, low, c, SmcParams(swing_lookback=n_look, break_on=break_on))
+    events, bias = naive_structure(o, h, low, c, res.swings, break_on)
+    got = [tuple(v.item() for v in b[["index", "direction", "kind", "swing_index", "level"]])
+           for b in res.breaks]
     assert got == events
     assert res.bias.tolist() == bias
-    assert len(events) > 50 and any(e[2] == CHOCH for e in events) and any(e[2] == BOS for e in events)
+    assert (len(events) > 50 and any(e[2] == CHOCH for e in events)
+            and any(e[2] == BOS for e in events))

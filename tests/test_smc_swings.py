@@ -1,4 +1,5 @@
-"""Swing detection: hand-built cases, a brute-force reference, and the smartmoneyconcepts package."""
+"""Swing detection: hand-built cases, a brute-force reference, and the
+smartmoneyconcepts package."""
 
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 from strategies.smc import SWING_HIGH, SWING_LOW, SmcParams, detect_smc
 from strategies.smc.swings import find_swings
 
-DATA_1H = Path(__file__).resolve().parents[1] / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz"
+DATA_1H = (Path(__file__).resolve().parents[1] / "data"
+           / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz")
 
 
 def naive_swings(high, low, n_look):
@@ -24,7 +26,7 @@ def naive_swings(high, low, n_look):
 
 
 def _pairs(swings):
-    return {(int(i), int(k)) for i, k in zip(swings["index"], swings["kind"])}
+    return {(int(i), int(k)) for i, k in zip(swings["index"], swings["kind"], strict=True)}
 
 
 def test_hand_built_positions_known_at_and_flat_top():
@@ -45,7 +47,8 @@ def test_right_side_tie_is_a_pivot_left_side_tie_is_not():
 
 
 def test_edges_are_never_pivots_and_short_series_are_empty():
-    high = np.array([9, 1, 2, 1, 9], dtype=float)  # bars 0 and 4 are the highest but sit at the edges
+    # bars 0 and 4 are the highest but sit at the edges
+    high = np.array([9, 1, 2, 1, 9], dtype=float)
     assert len(find_swings(high, high - 1, 2)) == 0
     for n in range(5):
         assert len(find_swings(np.ones(n), np.ones(n), 2)) == 0
@@ -73,7 +76,8 @@ def test_matches_brute_force_on_integer_random_walks_with_ties(n_look):
     assert _pairs(s) == naive_swings(high, low, n_look)
     assert np.array_equal(s["known_at"], s["index"] + n_look)
     assert np.all(np.diff(s["known_at"]) >= 0)
-    assert np.array_equal(s["price"], np.where(s["kind"] == SWING_HIGH, high[s["index"]], low[s["index"]]))
+    assert np.array_equal(s["price"], np.where(s["kind"] == SWING_HIGH, high[s["index"]],
+                                               low[s["index"]]))
 
 
 def _package_swings(df, n_look):
@@ -100,7 +104,8 @@ def test_consistent_with_smartmoneyconcepts_package(n_look):
     high, low = df["high"].to_numpy(), df["low"].to_numpy()
     n = len(df)
     pkg = _package_swings(df, n_look)
-    ours = detect_smc(df.open.to_numpy(), high, low, df.close.to_numpy(), SmcParams(swing_lookback=n_look)).swings
+    ours = detect_smc(df.open.to_numpy(), high, low, df.close.to_numpy(),
+                      SmcParams(swing_lookback=n_look)).swings
     inner = set(range(n_look, n - n_look))
     pkg_high = set(np.flatnonzero(pkg == 1).tolist()) & inner
     pkg_low = set(np.flatnonzero(pkg == -1).tolist()) & inner
@@ -130,9 +135,11 @@ def test_consistent_with_smartmoneyconcepts_package(n_look):
 
     for i in our_high - pkg_high:
         near = all_pkg_high[np.abs(all_pkg_high - i) < 50 * n_look]
-        assert dominated(i, near, all_pkg_low, high, 1), f"our swing high {i} is not explained by pruning"
+        assert dominated(i, near, all_pkg_low, high, 1), (
+            f"our swing high {i} is not explained by pruning")
     for i in our_low - pkg_low:
         if high[i] == high[max(i - n_look + 1, 0) : i + n_look + 1].max():
             continue  # a package raw high: the package marks this bar high, not low
         near = all_pkg_low[np.abs(all_pkg_low - i) < 50 * n_look]
-        assert dominated(i, near, all_pkg_high, low, -1), f"our swing low {i} is not explained by pruning"
+        assert dominated(i, near, all_pkg_high, low, -1), (
+            f"our swing low {i} is not explained by pruning")

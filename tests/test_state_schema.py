@@ -1,5 +1,6 @@
 """The state database's schema: the migrated schema matches the models, a version-1 file upgrades
-to the current version with nothing lost, and the store's row types match the columns they are read from."""
+to the current version with nothing lost, and the store's row types match the columns they are
+read from."""
 
 import dataclasses
 import sqlite3

@@ -41,9 +41,12 @@ def store(db_path):
 
 def bracket(tag, entry=100.0, stop=95.0, target=110.0, size=0.5, side="long"):
     buy, sell = ("buy", "sell") if side == "long" else ("sell", "buy")
-    return [OrderSpec(client_order_id=f"{tag}-e", role="entry", side=buy, order_type="limit", price=entry, size=size),
-            OrderSpec(client_order_id=f"{tag}-sl", role="stop_loss", side=sell, order_type="stop", price=stop, size=size),
-            OrderSpec(client_order_id=f"{tag}-tp", role="take_profit", side=sell, order_type="limit", price=target, size=size)]
+    return [OrderSpec(client_order_id=f"{tag}-e", role="entry", side=buy, order_type="limit",
+                      price=entry, size=size),
+            OrderSpec(client_order_id=f"{tag}-sl", role="stop_loss", side=sell, order_type="stop",
+                      price=stop, size=size),
+            OrderSpec(client_order_id=f"{tag}-tp", role="take_profit", side=sell,
+                      order_type="limit", price=target, size=size)]
 
 
 def new_trade(store, tag, now_ms=T0, side="long", entry=100.0, stop=95.0, target=110.0,
@@ -121,7 +124,8 @@ def test_short_take_profit_and_close_order_with_reason(store):
 
     trade = new_trade(store, "c")
     store.record_fill("c-e", time_ms=T0 + 3, price=100.0, size=0.5, fee=0.05, cash_after=959.76)
-    store.add_order(trade.id, OrderSpec(client_order_id="c-x", role="close", side="sell", order_type="market", price=None, size=0.5), T0 + 4)
+    store.add_order(trade.id, OrderSpec(client_order_id="c-x", role="close", side="sell",
+                                        order_type="market", price=None, size=0.5), T0 + 4)
     t = store.record_fill("c-x", time_ms=T0 + 5, price=101.0, size=0.5, fee=0.0505,
                           cash_after=1_010.21, reason="stopped_while_down")
     assert t.exit_reason == "stopped_while_down"
@@ -400,9 +404,12 @@ for i in itertools.count():
     trade = store.create_trade(symbol="BTCUSDT", side="long", size=size, planned_entry=100.0,
         stop_loss=95.0, take_profit=110.0, confidence=0.7, risk=5 * size, signal_id=None,
         valid_until_ms=None, now_ms=now(), orders=[
-            OrderSpec(client_order_id=c + "-e", role="entry", side="buy", order_type="limit", price=100.0, size=size),
-            OrderSpec(client_order_id=c + "-sl", role="stop_loss", side="sell", order_type="stop", price=95.0, size=size),
-            OrderSpec(client_order_id=c + "-tp", role="take_profit", side="sell", order_type="limit", price=110.0, size=size)])
+            OrderSpec(client_order_id=c + "-e", role="entry", side="buy", order_type="limit",
+                      price=100.0, size=size),
+            OrderSpec(client_order_id=c + "-sl", role="stop_loss", side="sell", order_type="stop",
+                      price=95.0, size=size),
+            OrderSpec(client_order_id=c + "-tp", role="take_profit", side="sell",
+                      order_type="limit", price=110.0, size=size)])
     store.order_status(c + "-e", "accepted", now())
     if i % 4 == 3:
         store.cancel_trade(trade.id, now(), "entry expired")

@@ -92,9 +92,10 @@ def test_rounding_direction_long_down_short_up(config):
     raw = find_setups(bars.open, bars.high, bars.low, bars.close, with_tick(config, 0.0))
     tick = 10.0
     rounded = find_setups(bars.open, bars.high, bars.low, bars.close, with_tick(config, tick))
-    assert [(s.known_at, s.block_index) for s in raw] == [(s.known_at, s.block_index) for s in rounded]
+    assert ([(s.known_at, s.block_index) for s in raw]
+            == [(s.known_at, s.block_index) for s in rounded])
     assert {s.side for s in raw} == {1, -1}
-    for r, s in zip(raw, rounded):
+    for r, s in zip(raw, rounded, strict=True):
         for before, after in ((r.entry, s.entry), (r.stop, s.stop)):
             assert 0 <= s.side * (before - after) < tick, (r, s)
 
@@ -104,7 +105,9 @@ def test_lookahead_check_catches_a_leaky_setup_rule(monkeypatch, config, btc_202
     statistic, like the smartmoneyconcepts liquidity band) must be reported."""
     honest = setups_module.find_setups
 
-    def leaky(open_, high, low, close, params=SetupParams(), internal=None, swing=None):
+    def leaky(open_, high, low, close, params=None, internal=None, swing=None):
+        if params is None:
+            params = SetupParams()
         found = honest(open_, high, low, close, params, internal, swing)
         boost = round(0.3 * close[-1] / close.max(), 4)
         return [s.__class__(**{**s.__dict__, "confidence": min(1.0, s.confidence + boost)})
