@@ -9,13 +9,11 @@ initial equity as the first peak, so its deepest point is the report's max drawd
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analyzers.figures import png_bytes
 from analyzers.metrics import drawdown_series
 from core.timeframes import timeframe_ms
 from readiness.record import PaperRecord
@@ -26,10 +24,7 @@ DPI = 100
 
 
 def _png(fig: Figure) -> bytes:
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
-    return buffer.getvalue()
+    return png_bytes(fig, DPI)
 
 
 def equity_png(record: PaperRecord) -> bytes | None:

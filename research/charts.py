@@ -14,16 +14,16 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+
+from analyzers.figures import png_bytes
 
 __all__ = ["MAX_BINS", "MAX_PAIRS", "color_norm", "equity_png", "heatmaps_png", "stability_png"]
 
@@ -33,10 +33,7 @@ DPI = 100
 
 
 def _png(fig: Figure) -> bytes:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    return buf.getvalue()
+    return png_bytes(fig, DPI)
 
 
 def _axis_values(values: Sequence[Any]) -> tuple[list[str], list[int]]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
+from brokers.state.bar_queries import bars_query
 from core.records import RunMode
 
 __all__ = [
@@ -197,18 +198,8 @@ def bars(conn: Connection, account_id: int, symbol: str, interval: str, *,
          after_ms: int | None = None, last: int | None = None) -> np.ndarray:
     """Recorded closed bars as a float array ``[open_ms, open, high, low, close, volume]`` per
     row, oldest first: those opened after ``after_ms``, or the ``last`` N."""
-    sql = ("SELECT open_time_ms, open, high, low, close, volume FROM bars WHERE account_id = ? "
-           "AND symbol = ? AND interval = ?")
-    params: list[Any] = [account_id, symbol, interval]
-    if after_ms is not None:
-        sql += " AND open_time_ms > ?"
-        params.append(after_ms)
-    if last is not None:
-        sql = f"SELECT * FROM ({sql} ORDER BY open_time_ms DESC LIMIT ?) ORDER BY open_time_ms"
-        params.append(last)
-    else:
-        sql += " ORDER BY open_time_ms"
-    rows = _raw(conn).execute(sql, tuple(params)).fetchall()
+    sql, params = bars_query(account_id, symbol, interval, after_ms=after_ms, last=last)
+    rows = _raw(conn).execute(sql, params).fetchall()
     return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
 
 
