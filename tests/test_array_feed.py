@@ -18,7 +18,7 @@ from klines import load_klines
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
-MODES = [dict(), dict(preload=False), dict(runonce=False)]
+MODES = [{}, {"preload": False}, {"runonce": False}]
 MIN, HOUR = 60_000, 3_600_000
 
 
@@ -56,7 +56,8 @@ def test_same_bars_as_pandas_data(week, mode):
 
 
 def test_fromdate_todate_match_pandas_data(week):
-    window = dict(fromdate=dt.datetime(2023, 3, 24, 12, 30), todate=dt.datetime(2023, 3, 24, 14, 10))
+    window = {"fromdate": dt.datetime(2023, 3, 24, 12, 30),
+              "todate": dt.datetime(2023, 3, 24, 14, 10)}
     for mode in MODES:
         from_array = run(ArrayFeed(bars=week.bars(), **window), **mode)
         from_pandas = run(bt.feeds.PandasData(dataname=week.frame, **window), **mode)
@@ -83,7 +84,7 @@ def test_stamp_offset_shifts_the_datetime_only(week):
     plain = run(ArrayFeed(bars=bars))
     shifted = run(ArrayFeed(bars=bars, stamp_offset_ms=59 * 60_000))
     assert [row[1:6] for row in plain] == [row[1:6] for row in shifted]
-    for before, after in zip(plain, shifted):
+    for before, after in zip(plain, shifted, strict=True):
         assert bt.num2date(after[0]) - bt.num2date(before[0]) == dt.timedelta(minutes=59)
     assert bt.num2date(shifted[0][0]) == dt.datetime(2023, 3, 20, 0, 59)
 
@@ -93,7 +94,8 @@ def test_date2num_ms_is_bit_identical_to_backtrader():
     stamps = np.concatenate([
         rng.integers(1_230_768_000_000, 1_900_000_000_000, 20_000),  # any millisecond
         rng.integers(20_500_000, 31_000_000, 5_000) * 60_000,  # minute grid, 2008..2028
-        np.arange(1_679_270_400_000, 1_679_270_400_000 + 86_400_000, 60_000),  # every minute of a day
+        # every minute of a day
+        np.arange(1_679_270_400_000, 1_679_270_400_000 + 86_400_000, 60_000),
     ])
     epoch = dt.datetime(1970, 1, 1)
     expected = [bt.date2num(epoch + dt.timedelta(milliseconds=int(ms))) for ms in stamps]
@@ -153,8 +155,9 @@ def test_clock_shortcut_gives_exactly_the_stock_cycles(week):
     fast, active = _cycles(symbols, use_clock=True)
     assert active == [True, True]
     assert fast == stock
-    alone = sum(1 for before, after in zip(stock, stock[1:])
-                for e, g in ((1, 2), (3, 4)) if after[g][0] > before[g][0] and after[e] == before[e])
+    alone = sum(1 for before, after in zip(stock, stock[1:], strict=False)
+                for e, g in ((1, 2), (3, 4))
+                if after[g][0] > before[g][0] and after[e] == before[e])
     assert alone > 10  # cycles that brought a signal bar without its execution bar are in there
     # a clock that cerebro asks after the feed cannot be used: stock behaviour
     misordered, active = _cycles(symbols, use_clock=True, clock_after=True)

@@ -90,7 +90,8 @@ def test_every_trade_obeys_the_risk_rules(default_run):
         # A stop-out loses at most the planned risk, unless the market gapped through the stop.
         if t["exit_reason"] == "stop_loss" and (
                 (t["side"] == "long" and t["exit_price"] >= t["stop_loss"] * (1 - 0.0002 - 1e-9))
-                or (t["side"] == "short" and t["exit_price"] <= t["stop_loss"] * (1 + 0.0002 + 1e-9))):
+                or (t["side"] == "short"
+                    and t["exit_price"] <= t["stop_loss"] * (1 + 0.0002 + 1e-9))):
             assert -t["pnl"] <= t["risk"] * (1 + 1e-6)
 
 
@@ -103,7 +104,7 @@ def test_pnl_adds_up_to_equity_change(default_run):
 def test_no_two_positions_on_one_symbol_at_once(default_run):
     _, report, _ = default_run
     trades = sorted(report["trade_list"], key=lambda t: t["entry_time"])
-    for before, after in zip(trades, trades[1:]):
+    for before, after in zip(trades, trades[1:], strict=False):
         assert after["entry_time"] >= before["exit_time"]
 
 
@@ -128,7 +129,8 @@ def test_multi_timeframe_run_on_1m_data(tmp_path):
 def test_two_symbols_share_max_positions(tmp_path):
     config = tmp_path / "one_position.yaml"
     config.write_text("paper_trading:\n  max_positions: 1\n")
-    proc = run_cli("--config", config, "--data", ETH_1H, "--from", "2023-01-01", "--to", "2024-01-01",
+    proc = run_cli("--config", config, "--data", ETH_1H,
+                   "--from", "2023-01-01", "--to", "2024-01-01",
                    "--data", ROOT / "data" / "BTCUSDT_spot_1h_2017-08-17_2023-12-31.csv.gz",
                    "--report-json", tmp_path / "r.json", "--quiet")
     assert proc.returncode == 0, proc.stderr
@@ -137,7 +139,7 @@ def test_two_symbols_share_max_positions(tmp_path):
     traded = {t["symbol"] for t in report["trade_list"]}
     assert traded == {"ETHUSDT", "BTCUSDT"}
     trades = sorted(report["trade_list"], key=lambda t: t["entry_time"])
-    for before, after in zip(trades, trades[1:]):
+    for before, after in zip(trades, trades[1:], strict=False):
         assert after["entry_time"] >= before["exit_time"], "two positions open with max_positions 1"
     # each symbol its own rules: ETH sizes on ETHUSDT's 0.0001 step (BTC's 0.00001 would be
     # refused by Binance), every price on the 0.01 tick
@@ -163,8 +165,8 @@ def test_config_overrides_one_symbols_rules(tmp_path):
 
 
 def test_from_to_window(tmp_path):
-    proc = run_cli("--from", "2022-01-01", "--to", "2022-02-01", "--report-json", tmp_path / "r.json",
-                   "--quiet")
+    proc = run_cli("--from", "2022-01-01", "--to", "2022-02-01",
+                   "--report-json", tmp_path / "r.json", "--quiet")
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["start"].startswith("2022-01-01T00:00")
@@ -241,7 +243,8 @@ def test_signal_timeframe_4h_uses_the_bundled_1h_file(tmp_path):
 
 
 def test_check_lookahead_on_a_short_file_skips_cuts_without_a_signal_bar():
-    sample = ROOT / "tests/fixtures/raw-format-samples/binance-spot-kline-ms/BTCUSDT-1m-2023-01-01.first200.csv"
+    sample = ROOT / ("tests/fixtures/raw-format-samples/binance-spot-kline-ms/"
+                     "BTCUSDT-1m-2023-01-01.first200.csv")
     proc = run_cli("--data", f"BTCUSDT={sample}", "--check-lookahead", "--cuts", "6", "--quiet")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "LOOKAHEAD CHECK: 0 differences" in proc.stdout and "skipped" in proc.stdout

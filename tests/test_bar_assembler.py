@@ -1,4 +1,5 @@
-"""BarAssembler (updates -> closed bars, gaps, backfill) and HtfAggregator (== resample_bars). Pure."""
+"""BarAssembler (updates -> closed bars, gaps, backfill) and HtfAggregator
+(== resample_bars). Pure."""
 
 from __future__ import annotations
 
@@ -29,14 +30,17 @@ def bar(i: int, base: float = 100.0) -> ClosedBar:
     return ClosedBar(T0 + i * MINUTE, p, p + 2, p - 2, p + 1, 10.0 + i)
 
 
-def update(b: ClosedBar, closed: bool = True, *, event_ms: int | None = None, partial: int = 0) -> KlineUpdate:
-    """An update of bar ``b``; ``partial`` > 0 gives forming values that differ from the final ones."""
+def update(b: ClosedBar, closed: bool = True, *, event_ms: int | None = None,
+           partial: int = 0) -> KlineUpdate:
+    """An update of bar ``b``; ``partial`` > 0 gives forming values that differ from
+    the final ones."""
     close = b.close - partial * 0.25
     high = max(b.open, close, b.high - partial * 0.5)
     low = min(b.open, close, b.low + partial * 0.5)
     if event_ms is None:
         event_ms = b.open_time_ms + (MINUTE - 1 if closed else 20_000 - partial * 1000)
-    return KlineUpdate("BTCUSDT", "1m", b.open_time_ms, b.open, high, low, close if not closed else b.close,
+    return KlineUpdate("BTCUSDT", "1m", b.open_time_ms, b.open, high, low,
+                       close if not closed else b.close,
                        b.volume / (partial + 1) if not closed else b.volume, closed, event_ms)
 
 
@@ -49,7 +53,8 @@ def stream_of(bars, per_bar: int = 3):
     return out
 
 
-def run(assembler: BarAssembler, updates, rest: dict[int, ClosedBar] | None = None) -> list[ClosedBar]:
+def run(assembler: BarAssembler, updates,
+        rest: dict[int, ClosedBar] | None = None) -> list[ClosedBar]:
     """Drive the assembler like the live feed: backfill every reported gap from ``rest``."""
     got = []
     for u in updates:
@@ -131,7 +136,8 @@ def test_gap_is_reported_and_newer_bars_wait_for_the_backfill():
     assert a.pending_gap == step.gap
     assert a.on_update(update(bars[4])).bars == ()  # still held behind the gap
     got = a.accept_backfill(Bars(MINUTE, [b.open_time_ms for b in bars[:3]],
-                                 *([getattr(b, f) for b in bars[:3]] for f in ("open", "high", "low", "close", "volume"))))
+                                 *([getattr(b, f) for b in bars[:3]]
+                                   for f in ("open", "high", "low", "close", "volume"))))
     assert got == (bars[1], bars[2], bars[3], bars[4])  # bars[0] was already emitted: dropped
     assert a.stats.backfill_dropped == 1 and a.stats.backfilled == 2
     assert a.pending_gap is None
@@ -190,7 +196,8 @@ def _messy(updates, rng: random.Random, dup_p: float, swap_p: float):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(1, 40), seed=st.integers(0, 2**32 - 1),
        dup_p=st.floats(0, 0.5), swap_p=st.floats(0, 0.5), drop_p=st.floats(0, 0.4))
-def test_any_messy_stream_yields_every_bar_once_in_order_with_rest_backfill(n, seed, dup_p, swap_p, drop_p):
+def test_any_messy_stream_yields_every_bar_once_in_order_with_rest_backfill(
+        n, seed, dup_p, swap_p, drop_p):
     """Duplicated, swapped and dropped updates: with gaps and inferred closes confirmed over REST,
     the output is exactly the true bars, in order, each once (the last one may still be forming)."""
     rng = random.Random(seed)
@@ -210,7 +217,8 @@ def test_any_messy_stream_yields_every_bar_once_in_order_with_rest_backfill(n, s
 
 
 @settings(max_examples=100, deadline=None)
-@given(n=st.integers(1, 30), seed=st.integers(0, 2**32 - 1), dup_p=st.floats(0, 0.5), swap_p=st.floats(0, 0.5))
+@given(n=st.integers(1, 30), seed=st.integers(0, 2**32 - 1),
+       dup_p=st.floats(0, 0.5), swap_p=st.floats(0, 0.5))
 def test_without_confirmation_order_and_uniqueness_still_hold(n, seed, dup_p, swap_p):
     rng = random.Random(seed)
     truth = [bar(i) for i in range(n)]
@@ -226,9 +234,9 @@ def test_without_confirmation_order_and_uniqueness_still_hold(n, seed, dup_p, sw
 
 
 def closed_bars(bars: Bars) -> list[ClosedBar]:
-    return [ClosedBar(int(t), o, h, l, c, v) for t, o, h, l, c, v in zip(
+    return [ClosedBar(int(t), o, h, low, c, v) for t, o, h, low, c, v in zip(
         bars.open_time_ms.tolist(), bars.open.tolist(), bars.high.tolist(), bars.low.tolist(),
-        bars.close.tolist(), bars.volume.tolist())]
+        bars.close.tolist(), bars.volume.tolist(), strict=True)]
 
 
 def aggregate(bars: Bars, signal_ms: int) -> list[ClosedBar]:
@@ -259,7 +267,8 @@ def test_htf_aggregator_over_the_gap_and_a_missing_last_bar():
     got = aggregate(source, HOUR)
     assert got == closed_bars(resample_bars(source, "1h"))
     # drop the xx:59 bars of some hours: each hour then completes on the next hour's first bar
-    keep = [i for i in range(len(source)) if not (int(source.open_time_ms[i]) // MINUTE % 60 == 59 and i % 3)]
+    keep = [i for i in range(len(source))
+            if not (int(source.open_time_ms[i]) // MINUTE % 60 == 59 and i % 3)]
     thinned = Bars(MINUTE, source.open_time_ms[keep], source.open[keep], source.high[keep],
                    source.low[keep], source.close[keep], source.volume[keep])
     assert aggregate(thinned, HOUR) == closed_bars(resample_bars(thinned, "1h"))

@@ -51,8 +51,9 @@ def test_server_shutdown_both_shapes(name):
 
 
 @pytest.mark.parametrize("name", [
-    "ws-subscribe-response.json", "ws-unsubscribe-response.json", "ws-list-subscriptions-response.json",
-    "ws-get-property-response.json", "ws-error-invalid-json.json", "ws-trade.json",
+    "ws-subscribe-response.json", "ws-unsubscribe-response.json",
+    "ws-list-subscriptions-response.json", "ws-get-property-response.json",
+    "ws-error-invalid-json.json", "ws-trade.json",
     "ws-bookTicker.json", "ws-depth-partial.json", "ws-depth-diff.json", "ws-aggTrade.json",
     "ws-avgPrice.json", "ws-miniTicker.json", "ws-ticker.json",
 ])
@@ -93,7 +94,8 @@ def _kline_with(**changes):
     (_kline_with(s="ETHBTC"), "differs from s"),
     (_kline_with(i="1x"), "unknown interval"),
     (json.dumps({"stream": "bnbbtc@kline_1m", "data": "kline"}), "not an object"),
-    (json.dumps({"stream": "ethbtc@kline_1m", "data": sample("ws-kline.json")}), "payload is BNBBTC"),
+    (json.dumps({"stream": "ethbtc@kline_1m", "data": sample("ws-kline.json")}),
+     "payload is BNBBTC"),
     (json.dumps({"e": "kline", "E": 1, "s": "BNBBTC"}), "missing object 'k'"),
 ])
 def test_garbage_raises_wire_format_error_with_reason(text, reason):
@@ -114,8 +116,8 @@ def test_wire_format_error_is_a_value_error():
 
 
 def test_kline_event_matches_the_sample_keys_and_types():
-    ours = kline_event("bnbbtc", "1m", 1672515780000, "0.0010", "0.0025", "0.0015", "0.0020", "1000",
-                       False, 1672515782136, trades=100)
+    ours = kline_event("bnbbtc", "1m", 1672515780000, "0.0010", "0.0025", "0.0015", "0.0020",
+                       "1000", False, 1672515782136, trades=100)
     doc = sample("ws-kline.json")
     assert ours.keys() == doc.keys() and ours["k"].keys() == doc["k"].keys()
     for key in doc["k"]:
@@ -127,8 +129,8 @@ def test_kline_event_matches_the_sample_keys_and_types():
 
 
 def test_kline_event_formats_floats_as_decimal_strings_and_close_time():
-    event = kline_event("BTCUSDT", "1h", 1735689600000, 93500.0, 93675.65, 93455.75, 93620.15, 120.5,
-                        True, 1735693200000)
+    event = kline_event("BTCUSDT", "1h", 1735689600000, 93500.0, 93675.65, 93455.75, 93620.15,
+                        120.5, True, 1735693200000)
     k = event["k"]
     assert (k["o"], k["h"], k["l"], k["c"], k["v"]) == (
         "93500.00000000", "93675.65000000", "93455.75000000", "93620.15000000", "120.50000000")
@@ -143,8 +145,8 @@ def test_combined_envelope_matches_sample():
 
 def test_rest_kline_row_matches_the_documented_shape():
     doc = sample("rest-klines.json")[0]
-    ours = rest_kline_row("1m", 1499040000000, "0.01634790", "0.80000000", "0.01575800", "0.01577100",
-                          "148976.11427815", trades=308)
+    ours = rest_kline_row("1m", 1499040000000, "0.01634790", "0.80000000", "0.01575800",
+                          "0.01577100", "148976.11427815", trades=308)
     assert len(ours) == 12 and [type(x) for x in ours] == [type(x) for x in doc]
     assert ours[:6] == doc[:6] and ours[8] == 308 and ours[11] == "0"
     assert ours[6] == 1499040000000 + 60_000 - 1
@@ -177,8 +179,8 @@ def test_any_consistent_bar_round_trips(open_, up, down, frac, volume, closed):
     low = max(open_ * (1 - down), type(open_)("0.01")).quantize(open_)
     close = low + (high - low) * type(open_)(str(frac))
     close = min(max(close.quantize(open_), low), high)
-    event = kline_event("BTCUSDT", "1m", 60_000 * 28_000_000, open_, high, low, close, volume, closed,
-                        60_000 * 28_000_000 + 5)
+    event = kline_event("BTCUSDT", "1m", 60_000 * 28_000_000, open_, high, low, close, volume,
+                        closed, 60_000 * 28_000_000 + 5)
     update = parse_stream_message(json.dumps(event))
     assert (update.open, update.high, update.low, update.close, update.volume) == (
         float(open_), float(high), float(low), float(close), float(volume))
@@ -200,7 +202,8 @@ def test_stream_name_rejects_bad_input(symbol, interval):
 
 
 def test_combined_stream_url():
-    assert combined_stream_url("wss://stream.binance.com:9443/", ["BTCUSDT", "ETHUSDT"], ["1m", "1h"]) == (
+    assert combined_stream_url(
+        "wss://stream.binance.com:9443/", ["BTCUSDT", "ETHUSDT"], ["1m", "1h"]) == (
         "wss://stream.binance.com:9443/stream?streams="
         "btcusdt@kline_1m/btcusdt@kline_1h/ethusdt@kline_1m/ethusdt@kline_1h")
     assert combined_stream_url("ws://127.0.0.1:9", ["BTCUSDT"], "1m") == \

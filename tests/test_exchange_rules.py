@@ -129,7 +129,8 @@ def test_snapshot_covers_common_usdt_pairs_with_their_provenance():
 
 def test_overrides_replace_single_fields():
     known = {"BTCUSDT": BTC}
-    got = resolve_rules(["BTCUSDT"], known, {"BTCUSDT": {"lot_step": 0.001, "tick_size": None}}, "x")
+    got = resolve_rules(["BTCUSDT"], known, {"BTCUSDT": {"lot_step": 0.001, "tick_size": None}},
+                        "x")
     assert got["BTCUSDT"] == SymbolRules(0.01, 0.001, 0.00001, 5.0)
     full = {"tick_size": 0.001, "lot_step": 0.01, "min_qty": 0.01, "min_notional": 1}
     assert resolve_rules(["NEWUSDT"], known, {"NEWUSDT": full}, "x")["NEWUSDT"] == \
@@ -185,9 +186,9 @@ def test_live_symbol_without_filters_is_refused(bars):
 
 
 def test_live_pair_quoted_in_btc_is_refused(bars):
-    with FakeBinance({"ETHBTC": bars}, history_bars=5) as fake:
-        with pytest.raises(BadSymbolError, match=r"^ETHBTC is quoted in BTC on http://127"):
-            exchange_rules(make_exchange(fake.rest_url), ["ETHBTC"])
+    with (FakeBinance({"ETHBTC": bars}, history_bars=5) as fake,
+          pytest.raises(BadSymbolError, match=r"^ETHBTC is quoted in BTC on http://127")):
+        exchange_rules(make_exchange(fake.rest_url), ["ETHBTC"])
 
 
 # ------------------------------------------------------------------- refreshing the snapshot

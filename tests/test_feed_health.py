@@ -92,11 +92,13 @@ def test_board_aggregates_streams_and_snapshots():
     assert snap["all_live"] is False and snap["as_of_ms"] == T + 5001
     assert snap["streams"]["BTCUSDT"]["status"] == BACKFILLING
     assert snap["streams"]["ETHUSDT"]["status"] == DELAYED
-    assert set(snap["streams"]["BTCUSDT"]) >= {"status", "last_message_ms", "bar_lag_s", "disconnects"}
+    assert set(snap["streams"]["BTCUSDT"]) >= {"status", "last_message_ms", "bar_lag_s",
+                                                "disconnects"}
     board.on_backfill_end("BTCUSDT", T + 5001)
     board.on_message("ETHUSDT", T + 5001)
     board.on_disconnect(T + 6000, "serverShutdown")
     assert board.status("BTCUSDT", T + 6000) == DISCONNECTED
-    assert board.snapshot(T + 6000)["streams"]["ETHUSDT"]["last_disconnect_reason"] == "serverShutdown"
+    assert (board.snapshot(T + 6000)["streams"]["ETHUSDT"]["last_disconnect_reason"]
+            == "serverShutdown")
     assert board.status("XRPUSDT", T) == DISCONNECTED  # unknown stream
     assert not HealthBoard(stale_after_s=1).all_live(T)  # no stream: not live

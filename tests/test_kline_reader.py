@@ -30,7 +30,7 @@ def utc(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="UTC")
 
 
-# --------------------------------------------------------------------------------------- raw samples
+# -------------------------------------------------------------------------------------- raw samples
 
 # file, symbol, timeframe, rows, first open, last open, source_format, reordered
 SAMPLE_FACTS = [
@@ -64,8 +64,8 @@ SAMPLE_FACTS = [
 @pytest.mark.parametrize("relative, symbol, timeframe, rows, first, last, source_format, reordered",
                          SAMPLE_FACTS, ids=[fact[0].split("/")[0] + ":" + fact[0].split("/")[1][:12]
                                             for fact in SAMPLE_FACTS])
-def test_sample_read_with_expected_shape(relative, symbol, timeframe, rows, first, last, source_format,
-                                         reordered):
+def test_sample_read_with_expected_shape(relative, symbol, timeframe, rows, first, last,
+                                         source_format, reordered):
     klines = load_klines(SAMPLES / relative)
     frame = klines.frame
     assert klines.symbol == symbol
@@ -107,16 +107,25 @@ def _zip_text(path: Path) -> str:
 
 # file, how to get its text, lines before the data, time column, o/h/l/c/v columns, time parser
 CSV_LAYOUTS = [
-    ("binance-spot-kline-ms/BTCUSDT-1m-2023-01-01.first200.csv", None, 0, 0, [1, 2, 3, 4, 5], _epoch(1)),
-    ("binance-spot-kline-ms/BTCUSDT-1m-2023-01-01.zip", _zip_text, 0, 0, [1, 2, 3, 4, 5], _epoch(1)),
-    ("binance-spot-kline-ms/BTCUSDT-1h-2023-01-01.zip", _zip_text, 0, 0, [1, 2, 3, 4, 5], _epoch(1)),
-    ("binance-spot-kline-us/ETHUSDT-1h-2025-01.first200.csv", None, 0, 0, [1, 2, 3, 4, 5], _epoch(1000)),
-    ("binance-um-futures-kline-header/FILUSDT-1m-2023-02.first200.csv", None, 1, 0, [1, 2, 3, 4, 5], _epoch(1)),
+    ("binance-spot-kline-ms/BTCUSDT-1m-2023-01-01.first200.csv",
+     None, 0, 0, [1, 2, 3, 4, 5], _epoch(1)),
+    ("binance-spot-kline-ms/BTCUSDT-1m-2023-01-01.zip",
+     _zip_text, 0, 0, [1, 2, 3, 4, 5], _epoch(1)),
+    ("binance-spot-kline-ms/BTCUSDT-1h-2023-01-01.zip",
+     _zip_text, 0, 0, [1, 2, 3, 4, 5], _epoch(1)),
+    ("binance-spot-kline-us/ETHUSDT-1h-2025-01.first200.csv",
+     None, 0, 0, [1, 2, 3, 4, 5], _epoch(1000)),
+    ("binance-um-futures-kline-header/FILUSDT-1m-2023-02.first200.csv",
+     None, 1, 0, [1, 2, 3, 4, 5], _epoch(1)),
     # CryptoDataDownload: banner + header; volume = "Volume BTC" (base asset, column 7), not USDT.
-    ("cryptodatadownload-csv/BTCUSDT_1h.first200.csv", None, 2, 0, [3, 4, 5, 6, 7], _epoch(1)),
-    ("datetime-string-csv/BTCUSDT_1h.first200.csv", None, 1, 0, [1, 2, 3, 4, 5], _iso),
-    ("tz-offset-string-csv/BTCUSDT_1m_20230301_20230321.first200.csv", None, 1, 0, [1, 2, 3, 4, 5], _iso),
-    ("pandas-index-descending-csv/BTCUSDT_1h.first200.csv", None, 1, 0, [1, 2, 3, 4, 5], _iso),
+    ("cryptodatadownload-csv/BTCUSDT_1h.first200.csv",
+     None, 2, 0, [3, 4, 5, 6, 7], _epoch(1)),
+    ("datetime-string-csv/BTCUSDT_1h.first200.csv",
+     None, 1, 0, [1, 2, 3, 4, 5], _iso),
+    ("tz-offset-string-csv/BTCUSDT_1m_20230301_20230321.first200.csv",
+     None, 1, 0, [1, 2, 3, 4, 5], _iso),
+    ("pandas-index-descending-csv/BTCUSDT_1h.first200.csv",
+     None, 1, 0, [1, 2, 3, 4, 5], _iso),
 ]
 
 
@@ -134,27 +143,32 @@ def test_csv_sample_values_match_the_raw_text(relative, reader, skip, time_col, 
 
 def test_cryptodatadownload_takes_base_asset_volume():
     frame = load_klines(SAMPLES / "cryptodatadownload-csv/BTCUSDT_1h.first200.csv").frame
-    # line 3: 1655078400000,2022-06-13 00:00:00,BTC/USDT,26564.70,26853.30,26401.00,26718.10,35316.388,940604773.78413,...
-    assert frame.loc[utc("2022-06-13 00:00")].tolist() == [26564.70, 26853.30, 26401.00, 26718.10, 35316.388]
+    # line 3: 1655078400000,2022-06-13 00:00:00,BTC/USDT,26564.70,26853.30,26401.00,26718.10,
+    #         35316.388,940604773.78413,...
+    assert frame.loc[utc("2022-06-13 00:00")].tolist() == [26564.70, 26853.30, 26401.00, 26718.10,
+                                                           35316.388]
 
 
 def test_microsecond_sample_spot_check():
     frame = load_klines(SAMPLES / "binance-spot-kline-us/ETHUSDT-1h-2025-01.first200.csv").frame
-    # line 1: 1735689600000000,3337.78000000,3365.71000000,3335.84000000,3363.70000000,8894.44440000,...
+    # line 1: 1735689600000000,3337.78000000,3365.71000000,3335.84000000,3363.70000000,
+    #         8894.44440000,...
     assert frame.index[0] == utc("2025-01-01 00:00")
     assert frame.iloc[0].tolist() == [3337.78, 3365.71, 3335.84, 3363.70, 8894.4444]
 
 
 def test_freqtrade_json_values_match_the_raw_arrays():
     for relative, opener in (("freqtrade-json/BTC_USDT-1h.json", open),
-                             ("freqtrade-futures-json-gz/XRP_USDT_USDT-1h-futures.json.gz", gzip.open)):
+                             ("freqtrade-futures-json-gz/XRP_USDT_USDT-1h-futures.json.gz",
+                              gzip.open)):
         path = SAMPLES / relative
         with opener(path, "rt") as stream:
             records = json.load(stream)
         frame = load_klines(path).frame
         assert len(frame) == len(records)
         for record in (records[0], records[len(records) // 2], records[-1]):
-            assert frame.loc[pd.Timestamp(record[0], unit="ms", tz="UTC")].tolist() == [float(x) for x in record[1:6]]
+            assert (frame.loc[pd.Timestamp(record[0], unit="ms", tz="UTC")].tolist()
+                    == [float(x) for x in record[1:6]])
     first = load_klines(SAMPLES / "freqtrade-json/BTC_USDT-1h.json").frame.iloc[0].tolist()
     assert first == [48810.51, 48978.0, 48584.06, 48785.18, 2109.68665]
 
@@ -197,7 +211,7 @@ def test_bars_from_klines():
     pd.testing.assert_frame_equal(bars.to_frame(), klines.frame)
 
 
-# ----------------------------------------------------------------------------------------- bundled data
+# ------------------------------------------------------------------------------------- bundled data
 
 
 def test_bundled_hourly_file_matches_data_readme():
@@ -217,7 +231,8 @@ def test_bundled_hourly_file_matches_data_readme():
         utc("2018-02-08 00:00"), utc("2018-02-09 10:00"), 33)
     assert klines.gaps[-1].last_before == utc("2023-03-24 12:00")
     assert klines.frame["high"].max() == 69000.0
-    assert klines.frame.loc[utc("2017-12-17 12:00"):utc("2017-12-17 23:00"), "high"].max() == 19798.68
+    assert (klines.frame.loc[utc("2017-12-17 12:00"):utc("2017-12-17 23:00"), "high"].max()
+            == 19798.68)
     assert int((klines.frame["volume"] == 0).sum()) == 4
 
 
@@ -233,7 +248,8 @@ def test_bundled_week_matches_data_readme():
 
 
 def test_start_end_select_after_validation():
-    klines = load_klines(WEEK, start="2023-03-24T12:00:00Z", end=pd.Timestamp("2023-03-24 15:00", tz="UTC"))
+    klines = load_klines(WEEK, start="2023-03-24T12:00:00Z",
+                         end=pd.Timestamp("2023-03-24 15:00", tz="UTC"))
     frame = klines.frame
     assert frame.index[0] == utc("2023-03-24 12:00")
     assert frame.index[-1] == utc("2023-03-24 14:59")  # end is exclusive
@@ -271,7 +287,7 @@ def test_timeframe_from_filename():
     assert timeframe_from_filename("prices.csv") is None
 
 
-# ------------------------------------------------------------------------------------------ bad inputs
+# --------------------------------------------------------------------------------------- bad inputs
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 GOOD_ROWS = [
@@ -305,11 +321,13 @@ def test_good_rows_load(tmp_path):
 
 
 def test_banner_only(tmp_path):
-    assert_data_error(write(tmp_path, "banner.csv", "https://www.CryptoDataDownload.com\n"), "no data rows")
+    assert_data_error(write(tmp_path, "banner.csv", "https://www.CryptoDataDownload.com\n"),
+                      "no data rows")
 
 
 def test_banner_and_header_only(tmp_path):
-    text = "https://www.CryptoDataDownload.com\nunix,date,symbol,open,high,low,close,Volume BTC,Volume USDT\n"
+    text = ("https://www.CryptoDataDownload.com\n"
+            "unix,date,symbol,open,high,low,close,Volume BTC,Volume USDT\n")
     assert_data_error(write(tmp_path, "banner2.csv", text), "no data rows")
 
 
@@ -336,7 +354,8 @@ def test_line_numbers_count_banner_and_blank_lines(tmp_path):
             "\n"
             "1672531260000,2023-01-01 00:01:00,BTC/USDT,3,4,2,5,1,3,1\n"
             "1672531200000,2023-01-01 00:00:00,BTC/USDT,3,4,2,3,1,3,1\n")
-    assert_data_error(write(tmp_path, "BTCUSDT_1m.csv", text), "line 5", "high 4.0 below open/close")
+    assert_data_error(write(tmp_path, "BTCUSDT_1m.csv", text), "line 5",
+                      "high 4.0 below open/close")
 
 
 def test_blank_lines_are_ignored(tmp_path):
@@ -384,39 +403,46 @@ def test_microseconds_read_as_milliseconds_is_an_error(tmp_path):
     # The unit comes from the first row (13 digits: ms); a µs row read as ms lands in year ~56,000.
     start = 1_672_531_200_000
     stamps = [start, start + 60_000, start + 120_000, (start + 180_000) * 1000]
-    assert_data_error(write(tmp_path, "BTCUSDT-1m-mixed.csv", binance_rows(stamps)), "line 4", "year ~5")
+    assert_data_error(write(tmp_path, "BTCUSDT-1m-mixed.csv", binance_rows(stamps)),
+                      "line 4", "year ~5")
 
 
 def test_milliseconds_read_as_microseconds_is_an_error(tmp_path):
     start = 1_672_531_200_000_000
     stamps = [start, start + 60_000_000, (start + 120_000_000) // 1000]
-    assert_data_error(write(tmp_path, "BTCUSDT-1m-mixed2.csv", binance_rows(stamps)), "line 3", "year ~1970")
+    assert_data_error(write(tmp_path, "BTCUSDT-1m-mixed2.csv", binance_rows(stamps)),
+                      "line 3", "year ~1970")
 
 
 def test_epoch_with_unknown_digit_count(tmp_path):
     stamps = [167253120000000, 167253126000000]  # 15 digits: neither ms nor µs
-    assert_data_error(write(tmp_path, "BTCUSDT-1m-15.csv", binance_rows(stamps)), "line 1", "15 digits")
+    assert_data_error(write(tmp_path, "BTCUSDT-1m-15.csv", binance_rows(stamps)),
+                      "line 1", "15 digits")
 
 
 def test_implausible_iso_date(tmp_path):
     rows = ["2005-01-01T00:00:00Z,1,1,1,1,1", "2005-01-01T00:01:00Z,1,1,1,1,1"]
-    assert_data_error(write(tmp_path, "old-1m.csv", HEADER + "\n".join(rows) + "\n"), "line 2", "year ~2005")
+    assert_data_error(write(tmp_path, "old-1m.csv", HEADER + "\n".join(rows) + "\n"),
+                      "line 2", "year ~2005")
 
 
 def test_unparseable_date_string(tmp_path):
     rows = GOOD_ROWS[:2] + ["01/03/2023 00:02,105.5,107,105,106,3"]
-    assert_data_error(write(tmp_path, "us-date-1m.csv", HEADER + "\n".join(rows) + "\n"), "line 4", "ISO-8601")
+    assert_data_error(write(tmp_path, "us-date-1m.csv", HEADER + "\n".join(rows) + "\n"),
+                      "line 4", "ISO-8601")
 
 
 def test_off_grid_timestamp(tmp_path):
     rows = [f"2023-01-01T00:{minute:02d}:00Z,1,1,1,1,1" for minute in range(10)]
     rows[5] = "2023-01-01T00:05:30Z,1,1,1,1,1"
-    assert_data_error(write(tmp_path, "grid-1m.csv", HEADER + "\n".join(rows) + "\n"), "line 7", "1m grid")
+    assert_data_error(write(tmp_path, "grid-1m.csv", HEADER + "\n".join(rows) + "\n"),
+                      "line 7", "1m grid")
 
 
 def test_spacing_that_is_no_binance_interval(tmp_path):
     rows = [f"2023-01-01T00:{7 * i:02d}:00Z,1,1,1,1,1" for i in range(5)]
-    assert_data_error(write(tmp_path, "seven.csv", HEADER + "\n".join(rows) + "\n"), "not a Binance interval")
+    assert_data_error(write(tmp_path, "seven.csv", HEADER + "\n".join(rows) + "\n"),
+                      "not a Binance interval")
 
 
 def test_file_name_interval_must_match_the_data(tmp_path):
@@ -470,9 +496,11 @@ def test_error_inside_zip_names_zip_and_line(tmp_path):
 
 def test_json_records_must_be_arrays_of_six(tmp_path):
     good = [[1672531200000, 1, 2, 0.5, 1.5, 10], [1672531260000, 1, 2, 0.5, 1.5, 10]]
-    assert_data_error(write(tmp_path, "BTC_USDT-1m.json", json.dumps(good + [[1672531320000, 1, 2]])),
+    assert_data_error(write(tmp_path, "BTC_USDT-1m.json",
+                            json.dumps(good + [[1672531320000, 1, 2]])),
                       "record 3")
-    assert_data_error(write(tmp_path, "BTC_USDT-1m-b.json", json.dumps(good + [[1672531320000, 1, 2, 1.2, 1.5, 1]])),
+    assert_data_error(write(tmp_path, "BTC_USDT-1m-b.json",
+                            json.dumps(good + [[1672531320000, 1, 2, 1.2, 1.5, 1]])),
                       "record 3", "low 1.2 above open/close")
     assert_data_error(write(tmp_path, "obj.json", json.dumps({"a": 1})), "JSON array")
     assert len(load_klines(write(tmp_path, "BTC_USDT-1m-ok.json", json.dumps(good))).frame) == 2
@@ -489,19 +517,23 @@ def test_lost_or_extra_field(tmp_path, row, fields):
 def test_binance_row_with_a_lost_field(tmp_path):
     start = 1_672_531_200_000
     text = binance_rows([start, start + 60_000])
-    text += f"{start + 120_000},16541.77,16544.76,16538.45,83.08143,{start + 179_999},1374268.8,2687,40.1,664706.0,0\n"
-    assert_data_error(write(tmp_path, "BTCUSDT-1m-lost.csv", text), "line 3", "11 fields, expected 12")
+    text += (f"{start + 120_000},16541.77,16544.76,16538.45,83.08143,"
+             f"{start + 179_999},1374268.8,2687,40.1,664706.0,0\n")
+    assert_data_error(write(tmp_path, "BTCUSDT-1m-lost.csv", text), "line 3",
+                      "11 fields, expected 12")
 
 
 def test_not_utf8_and_not_comma_separated(tmp_path):
     path = tmp_path / "latin-1m.csv"
-    path.write_bytes((HEADER + "\n".join(GOOD_ROWS) + "\n2023-01-01T00:04:00Z,1,1,1,1,1 caf\xe9\n").encode("latin-1"))
+    path.write_bytes((HEADER + "\n".join(GOOD_ROWS)
+                      + "\n2023-01-01T00:04:00Z,1,1,1,1,1 caf\xe9\n").encode("latin-1"))
     assert_data_error(path, "line 6", "not UTF-8")
     semicolons = (HEADER + "\n".join(GOOD_ROWS)).replace(",", ";")
     assert_data_error(write(tmp_path, "semi-1m.csv", semicolons), "line 1", "not comma-separated")
 
 
 def test_crlf_bom_and_quotes_are_fine(tmp_path):
-    text = "\ufeff" + (HEADER + "\n".join('"' + row.replace(",", '","') + '"' for row in GOOD_ROWS)).replace("\n", "\r\n")
+    quoted = "\n".join('"' + row.replace(",", '","') + '"' for row in GOOD_ROWS)
+    text = "\ufeff" + (HEADER + quoted).replace("\n", "\r\n")
     klines = load_klines(write(tmp_path, "crlf-1m.csv", text))
     assert klines.frame["close"].tolist() == [105, 105.5, 106, 107]

@@ -30,14 +30,14 @@ HOUR = 3_600_000
 _WEEK_BARS = load_klines(WEEK).bars()
 GAP_AT = int(np.argmax(np.diff(_WEEK_BARS.open_time_ms)))  # 2023-03-24 12:39, then 14:00
 
-FAST = dict(bar_grace_s=10.0, wait_s=0.05, backoff_base_s=0.05, backoff_cap_s=0.2,
-            rest_base_delay_s=0.01, rest_max_delay_s=0.05, rest_retry_s=0.1, poll_s=0.05)
+FAST = {"bar_grace_s": 10.0, "wait_s": 0.05, "backoff_base_s": 0.05, "backoff_cap_s": 0.2,
+        "rest_base_delay_s": 0.01, "rest_max_delay_s": 0.05, "rest_retry_s": 0.1, "poll_s": 0.05}
 
 
 def closed(bars: Bars) -> list[ClosedBar]:
-    return [ClosedBar(int(t), o, h, l, c, v) for t, o, h, l, c, v in zip(
+    return [ClosedBar(int(t), o, h, low, c, v) for t, o, h, low, c, v in zip(
         bars.open_time_ms.tolist(), bars.open.tolist(), bars.high.tolist(), bars.low.tolist(),
-        bars.close.tolist(), bars.volume.tolist())]
+        bars.close.tolist(), bars.volume.tolist(), strict=True)]
 
 
 def wait_until(predicate, timeout: float = 10.0, what: str = "condition") -> None:
@@ -62,7 +62,8 @@ def connected(fake: FakeBinance, manager: LiveFeedManager, n: int = 1) -> None:
     wait_until(lambda: manager.connects_handled >= n, what=f"connection {n} handled")
 
 
-def exec_bars_until(manager: LiveFeedManager, source: Bars, first: int, last: int, symbol="BTCUSDT"):
+def exec_bars_until(manager: LiveFeedManager, source: Bars, first: int, last: int,
+                    symbol="BTCUSDT"):
     """Wait until the queued exec bars are exactly ``source[first:last]``, then return them."""
     expected = closed(source.slice(first, last))
     wait_until(lambda: len(manager.pending(symbol)) >= len(expected), what=f"{len(expected)} bars")
@@ -80,12 +81,14 @@ def test_warm_up_then_live_bars_with_forming_prices(source):
     with FakeBinance({"BTCUSDT": source}, history_bars=100) as fake:
         manager = manager_for(fake, warmup=50)
         with manager:
-            assert list(manager.pending("BTCUSDT")) == closed(source.slice(50, 100))  # start() blocks
+            # start() blocks
+            assert list(manager.pending("BTCUSDT")) == closed(source.slice(50, 100))
             connected(fake, manager)
             fake.publish(20)
             exec_bars_until(manager, source, 50, 120)
             fake.step(1)  # one forming update of bar 120
-            wait_until(lambda: manager.last_price("BTCUSDT")[1] == fake.now_ms, what="forming price")
+            wait_until(lambda: manager.last_price("BTCUSDT")[1] == fake.now_ms,
+                       what="forming price")
             price, at_ms = manager.last_price("BTCUSDT")
             assert at_ms == int(source.open_time_ms[120]) + 20_000
             assert source.low[120] <= price <= source.high[120]
@@ -98,78 +101,79 @@ def test_warm_up_then_live_bars_with_forming_prices(source):
 
 
 def test_reconnect_after_drop_backfills_the_gap_over_rest(source):
-    with FakeBinance({"BTCUSDT": source}, history_bars=100) as fake:
-        with manager_for(fake) as manager:
-            connected(fake, manager)
-            fake.publish(5)
-            exec_bars_until(manager, source, 50, 105)
-            fake.drop_connections()
-            fake.publish(5)  # nobody (or a new connection) hears these
-            connected(fake, manager, 2)
-            fake.publish(5)
-            exec_bars_until(manager, source, 50, 115)
-            assert fake.ws_connections >= 2
-            snap = manager.health.snapshot(int(time.time() * 1000))["streams"]["BTCUSDT"]
-            assert snap["disconnects"] >= 1 and snap["last_disconnect_reason"]
+    with (FakeBinance({"BTCUSDT": source}, history_bars=100) as fake,
+          manager_for(fake) as manager):
+        connected(fake, manager)
+        fake.publish(5)
+        exec_bars_until(manager, source, 50, 105)
+        fake.drop_connections()
+        fake.publish(5)  # nobody (or a new connection) hears these
+        connected(fake, manager, 2)
+        fake.publish(5)
+        exec_bars_until(manager, source, 50, 115)
+        assert fake.ws_connections >= 2
+        snap = manager.health.snapshot(int(time.time() * 1000))["streams"]["BTCUSDT"]
+        assert snap["disconnects"] >= 1 and snap["last_disconnect_reason"]
 
 
 def test_skipped_bar_is_recovered_over_rest(source):
-    with FakeBinance({"BTCUSDT": source}, history_bars=100) as fake:
-        with manager_for(fake) as manager:
-            connected(fake, manager)
-            fake.skip_next_bar()
-            fake.publish(4)
-            exec_bars_until(manager, source, 50, 104)
-            assert manager.stats("BTCUSDT")["gaps_reported"] == 1
+    with (FakeBinance({"BTCUSDT": source}, history_bars=100) as fake,
+          manager_for(fake) as manager):
+        connected(fake, manager)
+        fake.skip_next_bar()
+        fake.publish(4)
+        exec_bars_until(manager, source, 50, 104)
+        assert manager.stats("BTCUSDT")["gaps_reported"] == 1
 
 
 def test_duplicated_and_reordered_closes_give_no_duplicate_and_exact_values(source):
-    with FakeBinance({"BTCUSDT": source}, history_bars=100) as fake:
-        with manager_for(fake) as manager:
-            connected(fake, manager)
-            fake.duplicate_next()
-            fake.publish(2)
-            fake.reorder_next()
-            fake.publish(4)
-            fake.duplicate_next()
-            fake.reorder_next()
-            fake.publish(4)
-            exec_bars_until(manager, source, 50, 110)
-            stats = manager.stats("BTCUSDT")
-            assert stats["duplicates_dropped"] >= 1
-            assert stats["inferred_closes"] >= 1  # confirmed over REST: values above are exact
+    with (FakeBinance({"BTCUSDT": source}, history_bars=100) as fake,
+          manager_for(fake) as manager):
+        connected(fake, manager)
+        fake.duplicate_next()
+        fake.publish(2)
+        fake.reorder_next()
+        fake.publish(4)
+        fake.duplicate_next()
+        fake.reorder_next()
+        fake.publish(4)
+        exec_bars_until(manager, source, 50, 110)
+        stats = manager.stats("BTCUSDT")
+        assert stats["duplicates_dropped"] >= 1
+        assert stats["inferred_closes"] >= 1  # confirmed over REST: values above are exact
 
 
 def test_garbage_frames_are_logged_and_skipped(source, caplog):
-    with FakeBinance({"BTCUSDT": source}, history_bars=100) as fake:
-        with manager_for(fake) as manager:
-            connected(fake, manager)
-            with caplog.at_level(logging.ERROR, logger="smc.live_stream"):
-                fake.send_garbage("{not json")
-                fake.send_garbage('{"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1}}')
-                fake.publish(3)
-                exec_bars_until(manager, source, 50, 103)
-            assert manager.stream.parse_errors == 2
-            assert manager.stream.connections == 1  # survived on the same connection
-            assert sum("❌ Failed to parse live kline frame" in r.getMessage() for r in caplog.records) == 2
+    with (FakeBinance({"BTCUSDT": source}, history_bars=100) as fake,
+          manager_for(fake) as manager):
+        connected(fake, manager)
+        with caplog.at_level(logging.ERROR, logger="smc.live_stream"):
+            fake.send_garbage("{not json")
+            fake.send_garbage('{"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1}}')
+            fake.publish(3)
+            exec_bars_until(manager, source, 50, 103)
+        assert manager.stream.parse_errors == 2
+        assert manager.stream.connections == 1  # survived on the same connection
+        assert sum("❌ Failed to parse live kline frame" in r.getMessage()
+                   for r in caplog.records) == 2
 
 
 def test_stall_makes_health_delayed_then_live_again(source):
-    with FakeBinance({"BTCUSDT": source}, history_bars=100) as fake:
-        with manager_for(fake, stale_after_s=0.3) as manager:
-            connected(fake, manager)
-            now = lambda: int(time.time() * 1000)  # noqa: E731
-            fake.publish(1)
-            wait_until(lambda: manager.health.status("BTCUSDT", now()) == LIVE, what="LIVE")
-            fake.stall(1.2)
-            publisher = threading.Thread(target=fake.publish, args=(2,))
-            publisher.start()  # blocks inside the fake until the stall is over
-            wait_until(lambda: manager.health.status("BTCUSDT", now()) == DELAYED, what="DELAYED")
-            assert not manager.health.all_live(now())
-            wait_until(lambda: manager.health.status("BTCUSDT", now()) == LIVE, what="LIVE again")
-            publisher.join(5)
-            exec_bars_until(manager, source, 50, 103)
-            assert manager.stream.connections == 1
+    with (FakeBinance({"BTCUSDT": source}, history_bars=100) as fake,
+          manager_for(fake, stale_after_s=0.3) as manager):
+        connected(fake, manager)
+        now = lambda: int(time.time() * 1000)  # noqa: E731
+        fake.publish(1)
+        wait_until(lambda: manager.health.status("BTCUSDT", now()) == LIVE, what="LIVE")
+        fake.stall(1.2)
+        publisher = threading.Thread(target=fake.publish, args=(2,))
+        publisher.start()  # blocks inside the fake until the stall is over
+        wait_until(lambda: manager.health.status("BTCUSDT", now()) == DELAYED, what="DELAYED")
+        assert not manager.health.all_live(now())
+        wait_until(lambda: manager.health.status("BTCUSDT", now()) == LIVE, what="LIVE again")
+        publisher.join(5)
+        exec_bars_until(manager, source, 50, 103)
+        assert manager.stream.connections == 1
 
 
 def test_rate_limited_rest_is_retried_during_warm_up_and_gap_backfill(source):
@@ -191,16 +195,16 @@ def test_rate_limited_rest_is_retried_during_warm_up_and_gap_backfill(source):
 
 
 def test_server_shutdown_triggers_an_immediate_reconnect(source):
-    with FakeBinance({"BTCUSDT": source}, history_bars=100) as fake:
-        # a 30 s back-off base: only an immediate reconnect can pass this test
-        with manager_for(fake, backoff_base_s=30.0, backoff_cap_s=30.0) as manager:
-            connected(fake, manager)
-            fake.publish(2)
-            fake.shutdown_event()
-            connected(fake, manager, 2)
-            fake.publish(2)
-            exec_bars_until(manager, source, 50, 104)
-            assert fake.ws_connections == 2
+    with (FakeBinance({"BTCUSDT": source}, history_bars=100) as fake,
+          # a 30 s back-off base: only an immediate reconnect can pass this test
+          manager_for(fake, backoff_base_s=30.0, backoff_cap_s=30.0) as manager):
+        connected(fake, manager)
+        fake.publish(2)
+        fake.shutdown_event()
+        connected(fake, manager, 2)
+        fake.publish(2)
+        exec_bars_until(manager, source, 50, 104)
+        assert fake.ws_connections == 2
 
 
 def test_bad_symbol_fails_at_start_and_leaves_no_thread(source):
@@ -271,7 +275,8 @@ def test_backtrader_sees_the_same_bars_on_the_same_next_calls_as_the_backtest():
         cerebro.addstrategy(Recorder)
         manager.start()
         result = {}
-        runner = threading.Thread(target=lambda: result.update(strategy=cerebro.run()[0]), daemon=True)
+        runner = threading.Thread(target=lambda: result.update(strategy=cerebro.run()[0]),
+                                  daemon=True)
         runner.start()
         connected(fake, manager)
         remaining = fake.total_bars - fake.published_index
@@ -352,7 +357,7 @@ def test_each_bar_carries_the_circuit_breaker_of_its_arrival():
         time.sleep(0.3)
         manager.stop()
         runner.join(10)
-    rows = {t: hold for t, hold in result["strategy"].rows}
+    rows = dict(result["strategy"].rows)
     at = [int(t) for t in btc.open_time_ms]
     assert all(rows[t] is None for t in at[1:10])
     held = [t for t in at[10:40] if rows[t] is not None]

@@ -102,7 +102,8 @@ def test_replay_trades_exactly_like_the_backtest(replayed, tmp_path):
     still_open = [t for t in backtest["trade_list"] if t["exit_reason"] == "end_of_data"]
     assert [(p["symbol"], p["side"], p["opened_at"], p["entry"], p["size"])
             for p in paper["open_positions"]] == \
-           [(t["symbol"], t["side"], t["entry_time"], t["entry_price"], t["size"]) for t in still_open]
+           [(t["symbol"], t["side"], t["entry_time"], t["entry_price"], t["size"])
+            for t in still_open]
 
 
 def test_paper_report_has_the_backtest_keys(replayed, tmp_path):
@@ -268,8 +269,8 @@ def test_kill_9_then_restart_restores_the_account(tmp_path):
     open_short = sum(t.entry_price * t.size - t.entry_fee for t in after.values()
                      if t.status == "open" and t.side == "short")
     closed_pnl = sum(t.pnl for t in after.values() if t.status == "closed")
-    assert account.cash == pytest.approx(account.initial_balance + closed_pnl - open_long + open_short,
-                                         abs=1e-6)
+    assert account.cash == pytest.approx(
+        account.initial_balance + closed_pnl - open_long + open_short, abs=1e-6)
     assert cash_before == pytest.approx(
         account.initial_balance + sum(t.pnl for t in before.values() if t.status == "closed")
         - sum(t.entry_price * t.size + t.entry_fee for t in before.values()

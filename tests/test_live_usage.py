@@ -146,7 +146,7 @@ def test_replay_takes_symbol_equals_path(busy, tmp_path):
     assert nameless.returncode == 2 and "write it as SYMBOL=" in nameless.stderr
 
 
-# ------------------------------------------------------------------ one definition of metrics (7.10)
+# ----------------------------------------------------------------- one definition of metrics (7.10)
 
 def test_paper_report_metrics_are_the_backtests_on_the_same_trades(twice, backtest):
     """The replayed week and the backtest of the same file: the same trades, so the same
@@ -169,7 +169,7 @@ def test_paper_report_metrics_are_the_backtests_on_the_same_trades(twice, backte
 def test_every_closed_bar_is_recorded(twice):
     db, (first, _) = twice
     store = StateStore(db, readonly=True)
-    series = dict(((sym, interval), n) for sym, interval, n in store.bar_series(first["account_id"]))
+    series = {(sym, interval): n for sym, interval, n in store.bar_series(first["account_id"])}
     store.close()
     assert series == {("BTCUSDT", "1m"): 10_000, ("BTCUSDT", "15m"): 667}
 
@@ -240,7 +240,8 @@ def test_log_shows_heartbeats_and_every_feed_status_change(tmp_path, caplog):
     heartbeats = [m for m in lines if m.startswith("heartbeat: ")]
     assert heartbeats and re.search(r"BTCUSDT [\d.]+ LIVE; equity 10000.00 USDT; 0 open",
                                     heartbeats[0])
-    assert any(re.fullmatch(r"BTCUSDT feed LIVE -> DELAYED: no message for \d+ s", m) for m in lines)
+    assert any(re.fullmatch(r"BTCUSDT feed LIVE -> DELAYED: no message for \d+ s", m)
+               for m in lines)
     assert any(re.fullmatch(r"BTCUSDT feed DELAYED -> LIVE after \d+ s", m) for m in lines)
 
 
@@ -250,7 +251,7 @@ def test_startup_and_empty_backfills_are_not_called_reconnects(twice, busy):
     assert "0 bar(s) fetched, 0 delivered" not in text
 
 
-# ------------------------------------------------------------------ 24/7: an exchange down at start (7.11)
+# ----------------------------------------------------------- 24/7: an exchange down at start (7.11)
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -274,7 +275,8 @@ def test_live_mode_waits_for_an_exchange_that_is_down_at_start(tmp_path):
         server = FakeBinance({"BTCUSDT": load_klines(WEEK_1M).bars()}, interval="1m",
                              history_bars=500, port=port).start()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "warm-up with" not in (tmp_path / "live.log").read_text():
+        while (time.monotonic() < deadline
+               and "warm-up with" not in (tmp_path / "live.log").read_text()):
             time.sleep(0.2)
         assert "warm-up with 50 closed 1m bar(s)" in (tmp_path / "live.log").read_text()
         proc.send_signal(signal.SIGTERM)

@@ -70,7 +70,8 @@ def make_report(prices: dict[str, pd.DataFrame], trades: list[dict], **overrides
         "initial_equity": 10_000.0, "final_equity": float(equity[-1]),
         "total_return_pct": (equity[-1] / 10_000.0 - 1) * 100, "max_drawdown_pct": -4.2,
         "sharpe": 1.37, "win_rate": 0.5, "trades": len(trades),
-        "equity_curve": [[d.strftime("%Y-%m-%d"), float(e)] for d, e in zip(days, equity)],
+        "equity_curve": [[d.strftime("%Y-%m-%d"), float(e)]
+                         for d, e in zip(days, equity, strict=True)],
         "trade_list": trades,
     }
     report.update(overrides)
@@ -255,11 +256,13 @@ def test_entries_exits_and_stops_are_drawn(btc):
         (round(iso_num(trades[0]["exit_time"]), 9), round(trades[0]["exit_price"], 6))}
     assert points(only(ax, "exits:loss")) == {
         (round(iso_num(trades[1]["exit_time"]), 9), round(trades[1]["exit_price"], 6))}
-    assert len(artists(ax, "exits:loss:end_of_data")) + len(artists(ax, "exits:win:end_of_data")) == 1
+    assert (len(artists(ax, "exits:loss:end_of_data"))
+            + len(artists(ax, "exits:win:end_of_data"))) == 1
     for gid, key in (("stop_loss", "stop_loss"), ("take_profit", "take_profit")):
         segments = only(ax, gid).get_segments()
-        assert sorted((s[0][0], s[1][0], s[0][1], s[1][1]) for s in segments) == pytest.approx(sorted(
-            (iso_num(t["entry_time"]), iso_num(t["exit_time"]), t[key], t[key]) for t in trades))
+        assert sorted((s[0][0], s[1][0], s[0][1], s[1][1]) for s in segments) == pytest.approx(
+            sorted((iso_num(t["entry_time"]), iso_num(t["exit_time"]), t[key], t[key])
+                   for t in trades))
     assert "stop loss" in legend_labels(ax) and "take profit" in legend_labels(ax)
 
 
@@ -273,7 +276,8 @@ def test_short_trades_have_their_own_markers(btc):
 
 def test_long_chart_uses_a_log_scale_and_the_last_trades_stops():
     daily = make_prices(n=900, freq="1D", start="2020-01-01", seed=4, base=5_000.0)
-    trades = [make_trade(daily, "BTC/USDT", i, i + 2, "long", "stop_loss") for i in range(5, 880, 20)]
+    trades = [make_trade(daily, "BTC/USDT", i, i + 2, "long", "stop_loss")
+              for i in range(5, 880, 20)]
     report = make_report({"BTC/USDT": daily}, trades, timeframe="1d")
     ax = panel(backtest_figure(report, {"BTC/USDT": daily}), "price:BTC/USDT")
     assert ax.get_yscale() == "log"
@@ -353,12 +357,13 @@ def test_real_run_equity_points_are_the_per_bar_values_at_bar_close(real_run):
     its x: drawn at the bar's open instead, the curve would move before the fill that moved it."""
     result, _, fig = real_run
     x, y = line_xy(panel(fig, "equity"), "equity")
-    at_close = dict(zip(np.round(num(result.equity_times_ms + HOUR_MS), 9), result.equity_values))
+    at_close = dict(zip(np.round(num(result.equity_times_ms + HOUR_MS), 9), result.equity_values,
+                        strict=True))
     at_close[round(iso_num(result.report["start"]), 9)] = result.report["initial_equity"]
     assert (x[0], y[0]) == (pytest.approx(iso_num(result.report["start"])),
                             result.report["initial_equity"])
     assert len(x) < len(result.equity_values)          # the envelope is in play
-    assert all(at_close[round(float(xi), 9)] == yi for xi, yi in zip(x, y))
+    assert all(at_close[round(float(xi), 9)] == yi for xi, yi in zip(x, y, strict=True))
 
 
 def test_real_run_drawdown_panel_agrees_with_the_title(real_run):

@@ -89,16 +89,17 @@ def test_forming_then_closed_updates_in_order(server, btc):
         assert server.publish(2) == 2
         updates = recv_updates(ws, 6)
     assert [u.closed for u in updates] == [False, False, True] * 2
-    assert [u.open_time_ms for u in updates] == [int(btc.open_time_ms[10])] * 3 + [int(btc.open_time_ms[11])] * 3
+    assert [u.open_time_ms for u in updates] == (
+        [int(btc.open_time_ms[10])] * 3 + [int(btc.open_time_ms[11])] * 3)
     events = [u.event_ms for u in updates]
     assert events == sorted(events) and events[2] == btc.open_time_ms[10] + 60_000
-    o, h, l, c, v = bar_values(btc, 10)
+    o, h, low, c, v = bar_values(btc, 10)
     final = updates[2]
-    assert (final.open, final.high, final.low, final.close, final.volume) == (o, h, l, c, v)
+    assert (final.open, final.high, final.low, final.close, final.volume) == (o, h, low, c, v)
     volumes = [u.volume for u in updates[:3]]
     assert volumes == sorted(volumes) and volumes[0] < v
     for u in updates[:2]:  # forming values stay inside the final bar
-        assert u.open == o and l <= u.low <= min(o, u.close) and max(o, u.close) <= u.high <= h
+        assert u.open == o and low <= u.low <= min(o, u.close) and max(o, u.close) <= u.high <= h
     assert server.published_index == 12
     assert server.now_ms == btc.open_time_ms[11] + 60_000
 
@@ -204,8 +205,9 @@ def test_subscribe_then_receive_and_properties(server):
 @pytest.mark.parametrize("request_text, reply", [
     ("not json", sample("ws-error-invalid-json.json")),
     ('{"method":"SUBSCRIBEX","params":[],"id":7}',
-     {"code": 2, "id": 7, "msg": "Invalid request: unknown variant SUBSCRIBEX, expected one of "
-                                 "SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY, GET_PROPERTY"}),
+     {"code": 2, "id": 7,
+      "msg": "Invalid request: unknown variant SUBSCRIBEX, expected one of "
+             "SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY, GET_PROPERTY"}),
     ('{"method":"SET_PROPERTY","params":["combined","yes"],"id":8}',
      {"code": 1, "id": 8, "msg": "Invalid value type: expected Boolean"}),
     ('{"method":"GET_PROPERTY","params":["colour"],"id":9}',
@@ -292,7 +294,8 @@ def test_skip_next_bar_streams_nothing_but_rest_has_it(server, btc):
         assert_silent(ws, 0.15)
         server.publish(1)
         assert {u.open_time_ms for u in recv_updates(ws, 3)} == {btc.open_time_ms[11]}
-    _, _, rows = rest(server, f"/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime={btc.open_time_ms[10]}&limit=1")
+    _, _, rows = rest(server, "/api/v3/klines?symbol=BTCUSDT&interval=1m"
+                              f"&startTime={btc.open_time_ms[10]}&limit=1")
     assert rows[0][0] == btc.open_time_ms[10] and float(rows[0][4]) == btc.close[10]
 
 
@@ -310,7 +313,8 @@ def test_shutdown_event_then_clean_close(server):
 def test_fail_rest_answers_429_with_retry_after(server):
     server.fail_rest(429, count=1, retry_after=7)
     status, headers, body = rest(server, "/api/v3/ping")
-    assert (status, headers["Retry-After"], body) == (429, "7", {"code": -1003, "msg": "Too many requests."})
+    assert (status, headers["Retry-After"], body) == (
+        429, "7", {"code": -1003, "msg": "Too many requests."})
     assert rest(server, "/api/v3/ping")[:3:2] == (200, {})
     server.fail_rest(418, count=2)
     assert [rest(server, "/api/v3/time")[0] for _ in range(3)] == [418, 418, 200]
@@ -352,15 +356,19 @@ def test_ping_time_exchange_info(server):
     doc = sample("rest-exchangeInfo-BTCUSDT.json")
     assert status == 200 and headers["Content-Type"].startswith("application/json")
     assert info.keys() == doc.keys() and info["symbols"] == doc["symbols"]
-    assert rest(server, "/api/v3/exchangeInfo?symbol=BTCUSDT")[2]["symbols"][0]["symbol"] == "BTCUSDT"
-    assert rest(server, "/api/v3/exchangeInfo?symbol=XRPUSDT")[:3:2] == (400, sample("rest-error.json"))
+    assert rest(server, "/api/v3/exchangeInfo?symbol=BTCUSDT")[2]["symbols"][0]["symbol"] == \
+        "BTCUSDT"
+    assert rest(server, "/api/v3/exchangeInfo?symbol=XRPUSDT")[:3:2] == \
+        (400, sample("rest-error.json"))
 
 
 def test_klines_errors(server):
-    assert rest(server, "/api/v3/klines?symbol=XRPUSDT&interval=1m")[:3:2] == (400, sample("rest-error.json"))
+    assert rest(server, "/api/v3/klines?symbol=XRPUSDT&interval=1m")[:3:2] == \
+        (400, sample("rest-error.json"))
     assert rest(server, "/api/v3/klines?symbol=BTCUSDT&interval=7m")[:3:2] == \
         (400, {"code": -1120, "msg": "Invalid interval."})
-    assert rest(server, "/api/v3/klines?symbol=BTCUSDT&interval=1h")[2]["code"] == -1120  # not served
+    # not served
+    assert rest(server, "/api/v3/klines?symbol=BTCUSDT&interval=1h")[2]["code"] == -1120
     assert rest(server, "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=x")[2]["code"] == -1100
     assert rest(server, "/api/v3/klines?interval=1m")[2]["code"] == -1102
 
@@ -432,7 +440,8 @@ def test_ccxt_fetch_ohlcv_through_make_exchange(server, btc):
 def test_fetch_closed_bars_drops_the_forming_row_and_pages(btc):
     with FakeBinance({"BTCUSDT": btc}, "1m", history_bars=30) as fake:
         exchange = make_exchange(fake.rest_url)
-        bars = fetch_closed_bars(exchange, "BTCUSDT", "1m", since_ms=int(btc.open_time_ms[3]), limit=7)
+        bars = fetch_closed_bars(exchange, "BTCUSDT", "1m", since_ms=int(btc.open_time_ms[3]),
+                                 limit=7)
         assert list(bars.open_time_ms) == list(btc.open_time_ms[3:30])
         assert np.array_equal(bars.close, btc.close[3:30])
         klines = [p for p in fake.rest_requests if "klines" in p]

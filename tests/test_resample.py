@@ -1,4 +1,5 @@
-"""resample_bars: hand aggregation, gaps, complete periods only, and on-time delivery via ArrayFeed."""
+"""resample_bars: hand aggregation, gaps, complete periods only, and on-time delivery via
+ArrayFeed."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def test_gap_hour(minutes):
     starts = hourly.open_time_ms.tolist()
     assert ms("2023-03-24T13:00") not in starts  # no source bar at all: absent, never filled
     noon = starts.index(ms("2023-03-24T12:00"))  # 12:00..12:39 only (halt at 12:40): kept
-    inside = (minutes.open_time_ms >= ms("2023-03-24T12:00")) & (minutes.open_time_ms < ms("2023-03-24T13:00"))
+    inside = ((minutes.open_time_ms >= ms("2023-03-24T12:00"))
+              & (minutes.open_time_ms < ms("2023-03-24T13:00")))
     assert int(inside.sum()) == 40
     assert hourly.close[noon] == minutes.close[np.flatnonzero(inside)[-1]]
     assert starts[noon + 1] == ms("2023-03-24T14:00")
@@ -70,7 +72,8 @@ def test_gap_hour(minutes):
 def test_incomplete_last_period_is_dropped(minutes):
     complete = resample_bars(minutes, "1h")
     assert complete.open_time_ms[-1] == ms("2023-03-26T23:00")
-    cut = resample_bars(minutes.slice(0, len(minutes) - 1), "1h")  # last source bar 23:58: hour not closed
+    # last source bar 23:58: hour not closed
+    cut = resample_bars(minutes.slice(0, len(minutes) - 1), "1h")
     assert cut.open_time_ms[-1] == ms("2023-03-26T22:00")
     assert len(cut) == len(complete) - 1
     daily = resample_bars(minutes, "1d")
@@ -117,7 +120,7 @@ class TwoFeeds(bt.Strategy):
         self.calls.append((fast.array_index, slow.array_index))
 
 
-@pytest.mark.parametrize("mode", [dict(), dict(preload=False), dict(runonce=False)],
+@pytest.mark.parametrize("mode", [{}, {"preload": False}, {"runonce": False}],
                          ids=["preload-runonce", "no-preload", "no-runonce"])
 def test_hour_reaches_next_with_its_last_minute_and_never_before(minutes, mode):
     hourly = resample_bars(minutes, "1h")
@@ -138,7 +141,7 @@ def test_hour_reaches_next_with_its_last_minute_and_never_before(minutes, mode):
             assert fast >= last_minute[hour_start], (call, fast, slow)
             first_seen.setdefault(slow, (call, fast))
     assert sorted(first_seen) == list(range(len(hourly)))
-    for slow, (call, fast) in first_seen.items():
+    for slow, (_call, fast) in first_seen.items():
         assert fast == last_minute[int(hourly.open_time_ms[slow])]  # arrives together with it
     # The brief's example: the 10:00 bar of 2023-03-20 arrives on the same call as the 10:59 bar.
     ten = int(np.searchsorted(hourly.open_time_ms, ms("2023-03-20T10:00")))
@@ -164,27 +167,31 @@ def test_hour_feed_datetime_is_open_plus_59_minutes(minutes):
     assert stamps == [dt.datetime(2023, 3, 20, h, 59) for h in range(3)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     start=st.integers(0, 9_000),
     length=st.integers(1, 1_000),
     dropped=st.lists(st.integers(0, 999), max_size=50),
     target=st.sampled_from(["3m", "5m", "15m", "30m", "1h", "2h", "4h"]),
 )
-def test_every_close_is_the_close_of_the_last_source_bar_of_its_period(start, length, dropped, target):
+def test_every_close_is_the_close_of_the_last_source_bar_of_its_period(
+        start, length, dropped, target):
     window = _WEEK_BARS.slice(start, start + length)
     keep = np.ones(len(window), dtype=bool)
     keep[[i for i in dropped if i < len(window)]] = False
-    source = Bars(window.timeframe_ms, window.open_time_ms[keep], window.open[keep], window.high[keep],
-                  window.low[keep], window.close[keep], window.volume[keep])
+    source = Bars(window.timeframe_ms, window.open_time_ms[keep], window.open[keep],
+                  window.high[keep], window.low[keep], window.close[keep], window.volume[keep])
     result = resample_bars(source, target)
     period_ms = timeframe_ms(target)
     for i, open_ms in enumerate(result.open_time_ms):
-        inside = np.flatnonzero((source.open_time_ms >= open_ms) & (source.open_time_ms < open_ms + period_ms))
+        inside = np.flatnonzero((source.open_time_ms >= open_ms)
+                                & (source.open_time_ms < open_ms + period_ms))
         assert len(inside) > 0
         assert result.close[i] == source.close[inside[-1]]
         assert result.open[i] == source.open[inside[0]]
-        assert result.high[i] == source.high[inside].max() and result.low[i] == source.low[inside].min()
+        assert (result.high[i] == source.high[inside].max()
+                and result.low[i] == source.low[inside].min())
         assert open_ms % period_ms == 0
         assert open_ms + period_ms <= source.close_time_ms[-1]  # closed: never a running period
     if len(source):

@@ -50,7 +50,8 @@ def env():
 
 
 def busy_config(tmp_path):
-    return apply_overrides(load_config(), {**BUSY, "database.url": f"sqlite:///{tmp_path / 'a.db'}"})
+    return apply_overrides(load_config(),
+                           {**BUSY, "database.url": f"sqlite:///{tmp_path / 'a.db'}"})
 
 
 @pytest.fixture(scope="module")
@@ -208,9 +209,12 @@ def _pending_trade(store, account_id, now_ms, symbol="BTCUSDT"):
         symbol=symbol, side="long", size=0.01, planned_entry=27_000.0, stop_loss=26_800.0,
         take_profit=27_600.0, confidence=0.8, risk=2.0, signal_id=None,
         valid_until_ms=now_ms + 3 * 900_000, now_ms=now_ms, account_id=account_id,
-        orders=[OrderSpec(client_order_id="smc-entry-x", role="entry", side="buy", order_type="limit", price=27_000.0, size=0.01),
-                OrderSpec(client_order_id="smc-stoploss-x", role="stop_loss", side="sell", order_type="stop", price=26_800.0, size=0.01),
-                OrderSpec(client_order_id="smc-takeprofit-x", role="take_profit", side="sell", order_type="limit", price=27_600.0, size=0.01)])
+        orders=[OrderSpec(client_order_id="smc-entry-x", role="entry", side="buy",
+                          order_type="limit", price=27_000.0, size=0.01),
+                OrderSpec(client_order_id="smc-stoploss-x", role="stop_loss", side="sell",
+                          order_type="stop", price=26_800.0, size=0.01),
+                OrderSpec(client_order_id="smc-takeprofit-x", role="take_profit", side="sell",
+                          order_type="limit", price=27_600.0, size=0.01)])
 
 
 def test_pending_entries_of_the_crashed_run_are_cancelled(tmp_path):
