@@ -15,6 +15,7 @@ thread-safe and block until the fault is in effect:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import time
 
@@ -45,7 +46,8 @@ class FaultsMixin:
     def stall(self, seconds: float) -> None:
         """Send no frame and publish nothing for ``seconds`` from now; connections stay open."""
         until = time.monotonic() + float(seconds)
-        self._call(self._set(lambda: setattr(self, "_stalled_until", max(self._stalled_until, until))))
+        self._call(self._set(
+            lambda: setattr(self, "_stalled_until", max(self._stalled_until, until))))
 
     def send_garbage(self, text: str = "{not json") -> None:
         """Send ``text`` as the next frame on every connection (blocks until sent)."""
@@ -71,7 +73,8 @@ class FaultsMixin:
         for any other status (use 500/502/503 to simulate an outage).
         """
         http.HTTPStatus(status)  # ValueError for a status code HTTP does not know
-        self._call(self._set(lambda: self._rest_failures.extend([(int(status), int(retry_after))] * count)))
+        self._call(self._set(
+            lambda: self._rest_failures.extend([(int(status), int(retry_after))] * count)))
 
     def shutdown_event(self) -> None:
         """Send ``serverShutdown`` (raw or combined shape) on every connection, then close them."""
@@ -92,10 +95,8 @@ class FaultsMixin:
 
         async def shut(client) -> None:
             await self._send_texts(client, [wrapped if client.combined else raw])
-            try:
+            with contextlib.suppress(ConnectionClosed):
                 await client.ws.close(1001, "server shutdown")
-            except ConnectionClosed:
-                pass
 
         await asyncio.gather(*(shut(client) for client in list(self._clients)))
 

@@ -49,7 +49,8 @@ class RestMixin:
         if target.path in ("/ws", "/stream") or target.path.startswith("/ws/"):
             return None  # WebSocket handshake (websockets answers 426 to a plain GET)
         if not target.path.startswith("/api/"):
-            return _json_response(connection, 404, {"code": -1000, "msg": f"Unknown path {target.path}"})
+            return _json_response(connection, 404,
+                                  {"code": -1000, "msg": f"Unknown path {target.path}"})
         self.rest_requests.append(request.path)
         failure = self._next_rest_failure()
         if failure is not None:
@@ -58,7 +59,8 @@ class RestMixin:
                     {"code": -1001, "msg": "Internal error; unable to process your request. "
                                            "Please try again."})
             return _json_response(connection, status, body, {"Retry-After": str(retry_after)})
-        query = {key: values[-1] for key, values in parse_qs(target.query, keep_blank_values=True).items()}
+        query = {key: values[-1]
+                 for key, values in parse_qs(target.query, keep_blank_values=True).items()}
         routes = {
             "/api/v3/ping": lambda q: {},
             "/api/v3/time": lambda q: {"serverTime": self._clock_ms},
@@ -68,7 +70,8 @@ class RestMixin:
         }
         route = routes.get(target.path)
         if route is None:
-            return _json_response(connection, 404, {"code": -1000, "msg": f"Unknown path {target.path}"})
+            return _json_response(connection, 404,
+                                  {"code": -1000, "msg": f"Unknown path {target.path}"})
         try:
             return _json_response(connection, 200, route(query))
         except _RestError as exc:
@@ -77,8 +80,8 @@ class RestMixin:
     def _symbol_param(self, query: dict) -> str:
         symbol = query.get("symbol", "")
         if not symbol:
-            raise _RestError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, "
-                                         "or malformed.")
+            raise _RestError(400, -1102, "Mandatory parameter 'symbol' was not sent, "
+                                         "was empty/null, or malformed.")
         if symbol not in self._bars:
             raise _RestError(400, -1121, "Invalid symbol.")
         return symbol
@@ -90,7 +93,8 @@ class RestMixin:
             try:
                 symbols = json.loads(query["symbols"])
             except ValueError:
-                raise _RestError(400, -1100, "Illegal characters found in parameter 'symbols'.") from None
+                raise _RestError(400, -1100,
+                                 "Illegal characters found in parameter 'symbols'.") from None
             if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
                 raise _RestError(400, -1100, "Illegal characters found in parameter 'symbols'.")
             for symbol in symbols:
@@ -101,10 +105,12 @@ class RestMixin:
             "timezone": "UTC",
             "serverTime": self._clock_ms,
             "rateLimits": [
-                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                 "limit": 6000},
                 {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
                 {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
-                {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 300000},
+                {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5,
+                 "limit": 300000},
             ],
             "exchangeFilters": [],
             "symbols": [_symbol_info(symbol, self.rules.get(symbol)) for symbol in symbols],
@@ -114,14 +120,14 @@ class RestMixin:
         symbol = self._symbol_param(query)
         interval = query.get("interval", "")
         if not interval:
-            raise _RestError(400, -1102, "Mandatory parameter 'interval' was not sent, was empty/null, "
-                                         "or malformed.")
+            raise _RestError(400, -1102, "Mandatory parameter 'interval' was not sent, "
+                                         "was empty/null, or malformed.")
         if interval not in KLINE_INTERVALS or interval != self.interval:
             raise _RestError(400, -1120, "Invalid interval.")
         limit = min(_int_param(query, "limit", 500), 1000)
         if limit < 1:
-            raise _RestError(400, -1100, "Illegal characters found in parameter 'limit'; legal range "
-                                         "is '1..1000'.")
+            raise _RestError(400, -1100, "Illegal characters found in parameter 'limit'; "
+                                         "legal range is '1..1000'.")
         start = _time_param(query, "startTime")
         end = _time_param(query, "endTime")
         if start is not None and end is not None and start > end:
@@ -170,7 +176,8 @@ def _time_param(query: dict, name: str) -> int | None:
     return value // 1000 if value >= 10 ** 14 else value  # µs accepted (§2.3)
 
 
-def _json_response(connection: ServerConnection, status: int, body, headers: Mapping[str, str] = ()) -> Response:
+def _json_response(connection: ServerConnection, status: int, body,
+                   headers: Mapping[str, str] = ()) -> Response:
     response = connection.respond(status, dumps(body))
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = "application/json;charset=UTF-8"
@@ -201,8 +208,10 @@ _BTCUSDT_FILTERS = (
 
 
 def _symbol_info(symbol: str, rules: SymbolRules | None) -> dict:
-    """One ``symbols[]`` entry of exchangeInfo: BTCUSDT's [obs] with ``rules`` as its order filters."""
-    quote = next((q for q in _QUOTE_ASSETS if symbol.endswith(q) and len(symbol) > len(q)), symbol[-4:])
+    """One ``symbols[]`` entry of exchangeInfo: BTCUSDT's [obs]
+    with ``rules`` as its order filters."""
+    quote = next((q for q in _QUOTE_ASSETS if symbol.endswith(q) and len(symbol) > len(q)),
+                 symbol[-4:])
     base = symbol[: len(symbol) - len(quote)]
     own = {f["filterType"]: f for f in order_filters(rules)} if rules is not None else {}
     filters = [own.get(f["filterType"], f) for f in _BTCUSDT_FILTERS
@@ -211,8 +220,8 @@ def _symbol_info(symbol: str, rules: SymbolRules | None) -> dict:
         "symbol": symbol, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
         "quoteAsset": quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
-                       "TAKE_PROFIT_LIMIT"],
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT",
+                       "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"],
         "icebergAllowed": True, "ocoAllowed": True, "otoAllowed": True, "opoAllowed": True,
         "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": True, "cancelReplaceAllowed": True,
         "amendAllowed": True, "pegInstructionsAllowed": True, "isSpotTradingAllowed": True,

@@ -50,7 +50,8 @@ from venue.wire import interval_ms, kline_event
 __all__ = ["FakeBinance"]
 
 log = logging.getLogger("smc.fake_binance")
-_ws_log = logging.getLogger("smc.fake_binance.websockets")  # one INFO line per HTTP call: too chatty
+# one INFO line per HTTP call: too chatty
+_ws_log = logging.getLogger("smc.fake_binance.websockets")
 _ws_log.setLevel(logging.WARNING)
 
 
@@ -78,9 +79,9 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
         whose filters it cannot read.
     """
 
-    def __init__(self, bars: Mapping[str, Bars], interval: str = "1m", *, speed: float | None = None,
-                 updates_per_bar: int = 3, history_bars: int = 0, port: int = 0,
-                 rules: Mapping[str, SymbolRules] | None = None):
+    def __init__(self, bars: Mapping[str, Bars], interval: str = "1m", *,
+                 speed: float | None = None, updates_per_bar: int = 3, history_bars: int = 0,
+                 port: int = 0, rules: Mapping[str, SymbolRules] | None = None):
         if not bars:
             raise ValueError("FakeBinance needs bars for at least one symbol")
         self.interval = interval
@@ -203,7 +204,8 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
         return len(self._clients)
 
     def publish(self, n_bars: int = 1) -> int:
-        """Publish until ``n_bars`` more bars have closed (a bar already forming counts as the first).
+        """Publish until ``n_bars`` more bars have closed
+        (a bar already forming counts as the first).
 
         Blocks until the frames are written (also through a ``stall``); returns the number of bars
         closed, fewer at the end of the data.
@@ -228,7 +230,9 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
 
     def _require_started(self) -> None:
         if self.port is None:
-            raise RuntimeError("FakeBinance is not started: call start() or use it as a context manager")
+            raise RuntimeError(
+                "FakeBinance is not started: call start() or use it as a context manager"
+            )
 
     def _call(self, coro):
         self._require_started()
@@ -302,14 +306,17 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
     def _values(self, symbol: str, row: int, step: int) -> tuple[float, float, float, float, float]:
         """(o, h, l, c, v) of a bar after ``step`` of ``updates_per_bar`` updates."""
         series = self._bars[symbol]
-        o, h, l, c, v = (float(series.open[row]), float(series.high[row]), float(series.low[row]),
-                         float(series.close[row]), float(series.volume[row]))
+        open_, high, low, close, volume = (
+            float(series.open[row]), float(series.high[row]), float(series.low[row]),
+            float(series.close[row]), float(series.volume[row]))
         if step >= self.updates_per_bar:
-            return o, h, l, c, v
+            return open_, high, low, close, volume
         f = step / self.updates_per_bar
-        places = max(_decimals(x) for x in (o, h, l, c))  # stay on the data's price grid
-        return (o, round(o + (h - o) * f, places), round(o + (l - o) * f, places),
-                round(o + (c - o) * f, places), round(v * f, 8))
+        # stay on the data's price grid
+        places = max(_decimals(x) for x in (open_, high, low, close))
+        return (open_, round(open_ + (high - open_) * f, places),
+                round(open_ + (low - open_) * f, places),
+                round(open_ + (close - open_) * f, places), round(volume * f, 8))
 
     async def _advance(self) -> None:
         """Send the next update of the current bar (the caller holds the publish lock)."""
@@ -322,7 +329,8 @@ class FakeBinance(FaultsMixin, WebSocketMixin, RestMixin):
             self._skipping_index = index
         open_ms = int(self._times[index])
         closing = step >= self.updates_per_bar
-        event_ms = open_ms + (self.interval_ms if closing else step * self.interval_ms // self.updates_per_bar)
+        event_ms = open_ms + (self.interval_ms if closing
+                              else step * self.interval_ms // self.updates_per_bar)
         frames = []
         for symbol, rows in self._rows.items():
             row = int(rows[index])

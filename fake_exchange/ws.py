@@ -50,7 +50,8 @@ class StreamClient:
 
 
 class WebSocketMixin:
-    """Accepting connections and sending frames; the server sets ``_clients`` and ``ws_connections``."""
+    """Accepting connections and sending frames;
+    the server sets ``_clients`` and ``ws_connections``."""
 
     async def _handle_ws(self, ws: ServerConnection) -> None:
         target = urlsplit(ws.request.path)

@@ -1,34 +1,34 @@
 """``ArrayFeed``: a backtrader data feed that reads a ``Bars`` object instead of a DataFrame.
 
 The stock ``bt.feeds.PandasData`` reads every cell with ``iloc`` and converts every timestamp with
-``date2num`` while loading (~22 µs a bar). ``ArrayFeed`` converts all open times to backtrader's float
-day numbers once, vectorized (bit-identical to ``bt.date2num``), and turns each column into a Python
-list; ``_load`` then only copies the i-th element of each list into the line buffers. With cerebro's
-default ``preload=True`` the buffers are even filled in one ``extend`` per line (see ``preload``).
-Measured on the 525,520-bar 1m year, empty strategy: PandasData 19.3 s, ArrayFeed 7.0 s
-(``benchmarks/bench_feed.py``).
+``date2num`` while loading (~22 µs a bar). ``ArrayFeed`` converts all open times to backtrader's
+float day numbers once, vectorized (bit-identical to ``bt.date2num``), and turns each column into a
+Python list; ``_load`` then only copies the i-th element of each list into the line buffers. With
+cerebro's default ``preload=True`` the buffers are even filled in one ``extend`` per line (see
+``preload``). Measured on the 525,520-bar 1m year, empty strategy: PandasData 19.3 s, ArrayFeed
+7.0 s (``benchmarks/bench_feed.py``).
 
 Params:
 
 - ``bars`` (None): the ``core.bars.Bars`` to deliver, in order.
-- ``stamp_offset_ms`` (0): added to ``open_time_ms`` to form each bar's backtrader datetime. 0 stamps a
-  bar at its open time (the usual backtrader convention for klines). A higher-timeframe feed built with
-  ``feeds.resample.resample_bars`` uses ``htf_stamp_offset_ms(...)`` so it is delivered together with the
-  last lower-timeframe bar of its period (see ``feeds.resample``).
-- ``clock`` (None): for a higher-timeframe feed, the lower-timeframe ``ArrayFeed`` it is stamped against
-  (added to cerebro before it, same ``timeframe``/``compression`` params). Cerebro asks every feed for a
-  bar on every cycle and takes the earliest; a 1h feed beside a 1m feed would be advanced and rewound 59
-  times an hour. With ``clock`` set, ``next`` answers "no bar yet" at once when its next bar is stamped
-  after the bar the clock has just delivered, which is exactly when cerebro would have rewound it. It
-  falls back to the stock ``next`` whenever that cannot be known (not preloaded, the clock at its last
-  bar, the clock not ahead of this feed in cerebro's order).
-- ``fromdate`` / ``todate`` (standard ``DataBase`` params) work, and cost nothing: the first and last
-  index are found by binary search when the feed starts.
+- ``stamp_offset_ms`` (0): added to ``open_time_ms`` to form each bar's backtrader datetime. 0
+  stamps a bar at its open time (the usual backtrader convention for klines). A higher-timeframe
+  feed built with ``feeds.resample.resample_bars`` uses ``htf_stamp_offset_ms(...)`` so it is
+  delivered together with the last lower-timeframe bar of its period (see ``feeds.resample``).
+- ``clock`` (None): for a higher-timeframe feed, the lower-timeframe ``ArrayFeed`` it is stamped
+  against (added to cerebro before it, same ``timeframe``/``compression`` params). Cerebro asks
+  every feed for a bar on every cycle and takes the earliest; a 1h feed beside a 1m feed would be
+  advanced and rewound 59 times an hour. With ``clock`` set, ``next`` answers "no bar yet" at once
+  when its next bar is stamped after the bar the clock has just delivered, which is exactly when
+  cerebro would have rewound it. It falls back to the stock ``next`` whenever that cannot be known
+  (not preloaded, the clock at its last bar, the clock not ahead of this feed in cerebro's order).
+- ``fromdate`` / ``todate`` (standard ``DataBase`` params) work, and cost nothing: the first and
+  last index are found by binary search when the feed starts.
 
-``feed.bars`` is the ``Bars`` object; ``feed.array_index`` is the index into it of the bar most recently
-delivered to the strategy (-1 before the first). The ``openinterest`` line is left NaN, as in
-``PandasData`` without an open-interest column. Do not combine with ``tz``/``tzinput`` params: bar
-times are UTC and the datetime line holds ``date2num`` of the naive-UTC datetime.
+``feed.bars`` is the ``Bars`` object; ``feed.array_index`` is the index into it of the bar most
+recently delivered to the strategy (-1 before the first). The ``openinterest`` line is left NaN, as
+in ``PandasData`` without an open-interest column. Do not combine with ``tz``/``tzinput`` params:
+bar times are UTC and the datetime line holds ``date2num`` of the naive-UTC datetime.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ class ArrayFeed(bt.feed.DataBase):
         self._times = self.lines.datetime
         stamps = date2num_ms(bars.open_time_ms + int(self.p.stamp_offset_ms))
         self._stamps = stamps
-        # Python lists: list[i] yields a float in ~20 ns, numpy scalar access costs several times more.
+        # Python lists: list[i] yields a float in ~20 ns,
+        # numpy scalar access costs several times more.
         self._columns = (
             stamps.tolist(),
             bars.open.tolist(),
@@ -80,17 +81,19 @@ class ArrayFeed(bt.feed.DataBase):
         self._next = self._first
         lines = self.lines
         targets = (lines.datetime, lines.open, lines.high, lines.low, lines.close, lines.volume)
-        self._pairs = tuple(zip(targets, self._columns))
+        self._pairs = tuple(zip(targets, self._columns, strict=True))
         self._clock_line = self._clock_datetime_line()
         if self._clock_line is not None:
             self.next = self._next_or_not_yet  # on this instance only: other feeds pay nothing
 
     def _clock_datetime_line(self):
-        """The clock's datetime line if ``next`` may use it, else None (see the module docstring)."""
+        """The clock's datetime line if ``next`` may use it, else None
+        (see the module docstring)."""
         clock = self.p.clock
         if clock is None:
             return None
-        # cerebro._runnext asks the feeds in this order; the clock must have moved before we are asked
+        # cerebro._runnext asks the feeds in this order;
+        # the clock must have moved before we are asked
         order = [id(d) for d in sorted(self.getenvironment().datas,
                                        key=lambda d: (d._timeframe, d._compression))]
         if id(clock) not in order or order.index(id(clock)) > order.index(id(self)):
@@ -119,14 +122,16 @@ class ArrayFeed(bt.feed.DataBase):
 
     @property
     def array_index(self) -> int:
-        """Index into ``bars`` of the bar most recently delivered to the strategy, -1 before the first."""
+        """Index into ``bars`` of the bar most recently delivered to the strategy,
+        -1 before the first."""
         delivered = len(self)
         return self._first + delivered - 1 if delivered else -1
 
     def _load(self):
-        # Measured on 100k 1m bars (empty strategy, whole run): ``self.lines.close[0] = v`` per line 1.56 s,
-        # cached line objects 1.55 s, ``line.array[line.idx] = v`` over cached (line, list) pairs 1.55 s,
-        # numpy arrays instead of lists 1.72 s. The run is dominated by backtrader's own loop.
+        # Measured on 100k 1m bars (empty strategy, whole run): ``self.lines.close[0] = v`` per line
+        # 1.56 s, cached line objects 1.55 s, ``line.array[line.idx] = v`` over cached (line, list)
+        # pairs 1.55 s, numpy arrays instead of lists 1.72 s.
+        # The run is dominated by backtrader's own loop.
         i = self._next
         if i >= self._stop:
             return False
@@ -137,8 +142,8 @@ class ArrayFeed(bt.feed.DataBase):
 
     def preload(self):
         """Fill the line buffers in one ``extend`` per line instead of one ``load()`` per bar (~17 %
-        faster runs); falls back to the stock bar-by-bar preload when filters, an input time zone or a
-        bounded buffer could change what ``load()`` delivers."""
+        faster runs); falls back to the stock bar-by-bar preload when filters, an input time zone or
+        a bounded buffer could change what ``load()`` delivers."""
         bulk_safe = (not self._filters and not self._tzinput and not len(self)
                      and self._next == self._first
                      and all(line.mode == line.UnBounded and not line.array for line in self.lines))
@@ -150,7 +155,8 @@ class ArrayFeed(bt.feed.DataBase):
             line.array.extend(column[self._first:self._stop])
             filled.add(id(line))
         for line in self.lines:
-            if id(line) not in filled:  # openinterest and any extra line: NaN, as load() leaves them
+            # openinterest and any extra line: NaN, as load() leaves them
+            if id(line) not in filled:
                 line.array.extend([math.nan] * count)
         self._next = self._stop
         self._last()

@@ -1,4 +1,5 @@
-"""Turn a stream of kline updates into closed bars, in order, and build higher-timeframe bars from them.
+"""Turn a stream of kline updates into closed bars, in order, and build higher-timeframe bars
+from them.
 
 Pure code: no threads, no I/O, no clock. ``feeds.live_feed`` drives these classes from its consumer
 thread; the tests drive them directly.
@@ -7,17 +8,18 @@ thread; the tests drive them directly.
 ``venue.wire`` (any object with ``open_time_ms, open, high, low, close, volume, closed,
 event_ms`` works) and returns closed bars:
 
-- forming updates (``closed`` false) replace the current bar in place; an older forming update of the
-  same bar (smaller ``event_ms``) is ignored;
-- a bar is final when its ``closed`` update arrives, or when an update with a LATER open time arrives
-  (the closing update was missed). The last forming values are then taken as final and counted in
-  ``stats.inferred_closes``; with ``confirm_inferred=True`` the bar is instead reported as part of a
-  ``Gap`` so the caller re-reads it over REST (the forming values are the fallback if REST lacks it);
+- forming updates (``closed`` false) replace the current bar in place; an older forming update of
+  the same bar (smaller ``event_ms``) is ignored;
+- a bar is final when its ``closed`` update arrives, or when an update with a LATER open time
+  arrives (the closing update was missed). The last forming values are then taken as final and
+  counted in ``stats.inferred_closes``; with ``confirm_inferred=True`` the bar is instead reported
+  as part of a ``Gap`` so the caller re-reads it over REST (the forming values are the fallback if
+  REST lacks it);
 - a duplicate closed bar, or any update at or before the last emitted bar, is dropped and counted;
 - an open-time jump of more than one interval is reported as ``Gap(from_ms, to_ms)``: the open times
   ``from_ms <= t < to_ms`` are missing. Newer closed bars are HELD until the caller passes the REST
-  bars of the gap to ``accept_backfill`` (an empty list if REST has none), which returns the backfill
-  and the held bars, merged in order. So no bar is ever emitted out of order or twice.
+  bars of the gap to ``accept_backfill`` (an empty list if REST has none), which returns the
+  backfill and the held bars, merged in order. So no bar is ever emitted out of order or twice.
 
 ``accept_backfill`` is also how warm-up and after-reconnect REST bars enter: everything at or before
 the last emitted bar is dropped, the rest is emitted in order (a REST bar at or after the forming
@@ -56,8 +58,8 @@ class ClosedBar:
 
     @classmethod
     def from_update(cls, update) -> ClosedBar:
-        return cls(int(update.open_time_ms), float(update.open), float(update.high), float(update.low),
-                   float(update.close), float(update.volume))
+        return cls(int(update.open_time_ms), float(update.open), float(update.high),
+                   float(update.low), float(update.close), float(update.volume))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,8 @@ class AssemblerStats:
     bars_emitted: int = 0
     inferred_closes: int = 0
     duplicates_dropped: int = 0      # a closed bar already emitted or held
-    stale_dropped: int = 0           # updates of bars before the last emitted one / older forming updates
+    # updates of bars before the last emitted one / older forming updates
+    stale_dropped: int = 0
     gaps_reported: int = 0
     backfilled: int = 0              # REST bars emitted by accept_backfill
     backfill_dropped: int = 0        # REST bars at or before the last emitted bar
@@ -209,9 +212,9 @@ class BarAssembler:
         self._held.clear()
         self._inferred.clear()
         self._gap = None
-        if self._forming is not None and merged:
-            if max(merged) >= self._forming.bar.open_time_ms:
-                self._forming = None  # it closed (or was overtaken) while we were away
+        if (self._forming is not None and merged
+                and max(merged) >= self._forming.bar.open_time_ms):
+            self._forming = None  # it closed (or was overtaken) while we were away
         out = tuple(merged[t] for t in sorted(merged))
         if out:
             self._last_ms = out[-1].open_time_ms
@@ -226,7 +229,8 @@ class BarAssembler:
             if pool:
                 newest = max(pool) if newest is None else max(newest, max(pool))
         if self._gap is not None:
-            newest = max(newest if newest is not None else self._gap.to_ms, self._gap.to_ms - self.interval_ms)
+            newest = max(newest if newest is not None else self._gap.to_ms,
+                         self._gap.to_ms - self.interval_ms)
         return None if newest is None else newest + self.interval_ms
 
     def _add_gap(self, from_ms: int, to_ms: int) -> None:
@@ -234,7 +238,8 @@ class BarAssembler:
             self._gap = Gap(from_ms, to_ms, self.interval_ms)
             self.stats.gaps_reported += 1
         else:
-            self._gap = Gap(min(self._gap.from_ms, from_ms), max(self._gap.to_ms, to_ms), self.interval_ms)
+            self._gap = Gap(min(self._gap.from_ms, from_ms), max(self._gap.to_ms, to_ms),
+                            self.interval_ms)
 
     def _release(self, bar: ClosedBar) -> list[ClosedBar]:
         if self._gap is not None:
@@ -249,8 +254,8 @@ def _iter_bars(bars: Bars | Iterable[ClosedBar]) -> Iterable[ClosedBar]:
     if isinstance(bars, Bars):
         columns = (bars.open_time_ms.tolist(), bars.open.tolist(), bars.high.tolist(),
                    bars.low.tolist(), bars.close.tolist(), bars.volume.tolist())
-        for t, o, h, l, c, v in zip(*columns):
-            yield ClosedBar(int(t), o, h, l, c, v)
+        for t, open_, high, low, close, volume in zip(*columns, strict=True):
+            yield ClosedBar(int(t), open_, high, low, close, volume)
     else:
         yield from bars
 
@@ -283,7 +288,8 @@ class HtfAggregator:
         return (open_ms - self._offset) // self.signal_ms * self.signal_ms + self._offset
 
     def on_bar(self, bar: ClosedBar) -> tuple[ClosedBar, ...]:
-        """Consume the next closed execution bar; returns the signal bars it completes, oldest first.
+        """Consume the next closed execution bar; returns the signal bars it completes,
+        oldest first.
 
         Usually none or one. Two when a bar of a later period is also the last bar of its own period
         (e.g. 10:30 then 11:59 on 1m -> 1h: both the 10:00 and the 11:00 hours are complete).

@@ -1,4 +1,5 @@
-"""Health of the live kline streams: LIVE, DELAYED, DISCONNECTED or BACKFILLING. Pure, clock injected.
+"""Health of the live kline streams: LIVE, DELAYED, DISCONNECTED or BACKFILLING.
+Pure, clock injected.
 
 Every method takes ``now_ms`` (local epoch ms) from the caller; nothing here reads a clock, so the
 rules are tested with explicit times. ``feeds.live_feed`` calls the ``on_*`` methods from its
@@ -28,8 +29,8 @@ from dataclasses import dataclass
 
 from core.records import FeedStatus
 
-__all__ = ["BACKFILLING", "DELAYED", "DISCONNECTED", "FeedHealth", "HealthBoard", "LIVE", "STATUSES",
-           "StatusChanges"]
+__all__ = ["BACKFILLING", "DELAYED", "DISCONNECTED", "FeedHealth", "HealthBoard", "LIVE",
+           "STATUSES", "StatusChanges"]
 
 LIVE = FeedStatus.LIVE
 DELAYED = FeedStatus.DELAYED
@@ -141,7 +142,8 @@ class FeedHealth:
             "last_message_ms": self.last_message_ms,
             "message_age_s": self.message_age_s(now_ms),
             "last_closed_open_ms": self.last_closed_open_ms,
-            "bar_lag_s": None if self.bar_lag_ms(now_ms) is None else self.bar_lag_ms(now_ms) / 1000.0,
+            "bar_lag_s": (None if self.bar_lag_ms(now_ms) is None
+                          else self.bar_lag_ms(now_ms) / 1000.0),
             "messages": self.messages,
             "disconnects": self.disconnects,
             "last_disconnect_ms": self.last_disconnect_ms,
@@ -216,7 +218,8 @@ class HealthBoard:
     def all_live(self, now_ms: int) -> bool:
         """True when there is at least one stream and every stream is LIVE."""
         with self._lock:
-            return bool(self._streams) and all(h.status(now_ms) == LIVE for h in self._streams.values())
+            return bool(self._streams) and all(h.status(now_ms) == LIVE
+                                               for h in self._streams.values())
 
     def snapshot(self, now_ms: int) -> dict:
         with self._lock:

@@ -10,9 +10,10 @@ Threads::
 Guarantees per symbol: closed bars only, in open-time order, none twice, none lost while REST can
 provide it. REST (ccxt, through ``retry_transient``) fills: the warm-up (the last ``warmup_bars``
 closed bars, fetched by ``start()``), everything after the last delivered bar on EVERY (re)connect,
-every gap the assembler reports (a skipped bar, a missed closing update: ``confirm_inferred`` re-reads
-such a bar so its final values are used). A backfill that still fails after its retries is retried
-by the consumer every ``rest_retry_s`` seconds; newer bars wait behind it (never out of order).
+every gap the assembler reports (a skipped bar, a missed closing update: ``confirm_inferred``
+re-reads such a bar so its final values are used). A backfill that still fails after its retries is
+retried by the consumer every ``rest_retry_s`` seconds; newer bars wait behind it
+(never out of order).
 
 Delivery matches the backtest (``engine.backtest``): the exec feed stamps a bar at its open
 time, the signal feed at ``open + htf_stamp_offset_ms`` (the open of its last exec bar), and a
@@ -148,7 +149,8 @@ class LiveKlineFeed(bt.feed.DataBase):
             return None
         self.put_notification(self.LIVE if live else self.DELAYED)
         lines = self.lines
-        lines.datetime[0] = float(date2num_ms(np.asarray([bar.open_time_ms + self._channel.stamp_offset_ms]))[0])
+        lines.datetime[0] = float(
+            date2num_ms(np.asarray([bar.open_time_ms + self._channel.stamp_offset_ms]))[0])
         lines.open[0] = bar.open
         lines.high[0] = bar.high
         lines.low[0] = bar.low
@@ -219,13 +221,15 @@ class LiveFeedManager:
     block in ``_load``), ``backoff_base_s`` 0.5 / ``backoff_cap_s`` 30 / ``healthy_after_s`` 60
     (stream reconnects), ``rest_attempts`` 4 / ``rest_base_delay_s`` 0.5 / ``rest_max_delay_s`` 30
     (``retry_transient``), ``rest_retry_s`` 5 (retry of a backfill that gave up), ``poll_s`` 0.25
-    (consumer wake-up), ``confirm_inferred`` True, ``stream_options`` (extra ``KlineStream`` kwargs).
+    (consumer wake-up), ``confirm_inferred`` True, ``stream_options``
+    (extra ``KlineStream`` kwargs).
     """
 
-    def __init__(self, symbols, exec_interval: str, signal_interval: str, ws_url: str, rest_url: str,
-                 warmup_bars: int, stale_after_s: float, clock=time.time, *, bar_grace_s: float = 10.0,
-                 wait_s: float = 0.5, backoff_base_s: float = 0.5, backoff_cap_s: float = 30.0,
-                 healthy_after_s: float = 60.0, rest_attempts: int = 4, rest_base_delay_s: float = 0.5,
+    def __init__(self, symbols, exec_interval: str, signal_interval: str, ws_url: str,
+                 rest_url: str, warmup_bars: int, stale_after_s: float, clock=time.time, *,
+                 bar_grace_s: float = 10.0, wait_s: float = 0.5, backoff_base_s: float = 0.5,
+                 backoff_cap_s: float = 30.0, healthy_after_s: float = 60.0,
+                 rest_attempts: int = 4, rest_base_delay_s: float = 0.5,
                  rest_max_delay_s: float = 30.0, rest_retry_s: float = 5.0, poll_s: float = 0.25,
                  confirm_inferred: bool = True, stream_options: dict | None = None):
         self.symbols = [s.upper() for s in symbols]
@@ -238,7 +242,9 @@ class LiveFeedManager:
         self.exec_ms = timeframe_ms(exec_interval)
         self.signal_ms = timeframe_ms(signal_interval)
         if self.signal_ms < self.exec_ms or self.signal_ms % self.exec_ms:
-            raise ValueError(f"signal interval {signal_interval} must be a whole multiple of {exec_interval}")
+            raise ValueError(
+                f"signal interval {signal_interval} must be a whole multiple of {exec_interval}"
+            )
         if warmup_bars < 0:
             raise ValueError(f"warmup_bars must be >= 0, got {warmup_bars}")
         self.ws_url = ws_url
@@ -258,9 +264,9 @@ class LiveFeedManager:
         self.rest = RestRetry(rest_attempts, rest_base_delay_s, rest_max_delay_s, rest_retry_s)
         self.health = HealthBoard(stale_after_s, self.exec_ms, bar_grace_s, streams=self.symbols)
         self.exchange = make_exchange(rest_url)
-        self.stream = KlineStream(ws_url, self.symbols, exec_interval, backoff_base_s=backoff_base_s,
-                                  backoff_cap_s=backoff_cap_s, healthy_after_s=healthy_after_s,
-                                  **(stream_options or {}))
+        self.stream = KlineStream(ws_url, self.symbols, exec_interval,
+                                  backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s,
+                                  healthy_after_s=healthy_after_s, **(stream_options or {}))
         self.backfills = 0          # REST backfills that succeeded (warm-up, reconnect, gaps)
         self.backfill_failures = 0  # REST backfills that gave up after their retries
         self.connects_handled = 0   # Connected events fully processed (their backfill done)
@@ -285,7 +291,8 @@ class LiveFeedManager:
 
     # ------------------------------------------------------------------ public API
     def exec_feed(self, symbol: str) -> LiveKlineFeed:
-        """The backtrader feed of ``symbol``'s exec bars, named ``SYMBOL`` (one instance per symbol)."""
+        """The backtrader feed of ``symbol``'s exec bars, named ``SYMBOL``
+        (one instance per symbol)."""
         state = self._state(symbol)
         return self._feed_for(state.exec_channel, state.symbol)
 
@@ -294,7 +301,9 @@ class LiveFeedManager:
         interval equals the exec interval (the strategy then reads signals from the exec feed)."""
         state = self._state(symbol)
         if state.signal_channel is None:
-            raise ValueError(f"signal interval {self.signal_interval} == exec interval: no signal feed")
+            raise ValueError(
+                f"signal interval {self.signal_interval} == exec interval: no signal feed"
+            )
         return self._feed_for(state.signal_channel, signal_feed_name(state.symbol))
 
     def feeds(self) -> list[LiveKlineFeed]:
@@ -372,7 +381,8 @@ class LiveFeedManager:
         except BaseException:
             self.stream.stop()
             raise
-        self._consumer = threading.Thread(target=self._consume, name="live-feed-consumer", daemon=True)
+        self._consumer = threading.Thread(target=self._consume, name="live-feed-consumer",
+                                          daemon=True)
         self._consumer.start()
         return self
 
@@ -403,13 +413,14 @@ class LiveFeedManager:
         try:
             return self._states[symbol.upper()]
         except KeyError:
-            raise ValueError(f"unknown symbol {symbol!r}; this manager streams {', '.join(self.symbols)}") from None
+            raise ValueError(f"unknown symbol {symbol!r}; "
+                             f"this manager streams {', '.join(self.symbols)}") from None
 
     def _feed_for(self, channel: _Channel, name: str) -> LiveKlineFeed:
         if channel.feed is None:
             tf, compression = _bt_timeframe(channel.interval_ms)
-            channel.feed = LiveKlineFeed(manager=self, channel=channel, wait_s=self.wait_s, name=name,
-                                         timeframe=tf, compression=compression)
+            channel.feed = LiveKlineFeed(manager=self, channel=channel, wait_s=self.wait_s,
+                                         name=name, timeframe=tf, compression=compression)
         return channel.feed
 
     def _take(self, channel: _Channel, wait: bool, wait_s: float):
@@ -489,14 +500,16 @@ class LiveFeedManager:
             since = now - (count + 1) * self.exec_ms
             if self.warmup_since_ms is not None:
                 since = min(since, self.warmup_since_ms)
-            return fetch_closed_bars(self.exchange, symbol, self.exec_interval, since_ms=since, now_ms=now)
+            return fetch_closed_bars(self.exchange, symbol, self.exec_interval, since_ms=since,
+                                     now_ms=now)
 
         bars = self._retry(fetch, f"{symbol} warm-up klines", forever=self._warmup_forever)
         if len(bars) > count and self.warmup_since_ms is None:
             bars = bars.slice(len(bars) - count)
         out = state.assembler.accept_backfill(bars)
         self.backfills += 1
-        log.info("%s: warm-up with %d closed %s bar(s) over REST", symbol, len(out), self.exec_interval)
+        log.info("%s: warm-up with %d closed %s bar(s) over REST", symbol, len(out),
+                 self.exec_interval)
         self._deliver(state, out, live=False)
 
     def _retry(self, fn, what: str, *, forever: bool = False):

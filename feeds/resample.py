@@ -3,20 +3,21 @@
 ``resample_bars(bars, "1h")`` groups source bars into UTC-aligned periods of the target interval
 (1d starts 00:00 UTC, 4h at 00/04/08/... UTC, 1w on Monday 00:00 UTC like Binance):
 open = first open, high = max, low = min, close = last close, volume = sum. A period with no source
-bar does not appear (never filled); a period with missing bars inside is kept, built from the bars it
-has. The LAST period is kept only if it is complete, i.e. the source's last bar closes exactly at the
-period's end, so every returned bar is closed: its values can no longer change. The FIRST period is
-dropped when the data starts inside it (e.g. ``--from 10:30`` on 1m data), so no bar is a fragment of
-its period's start.
+bar does not appear (never filled); a period with missing bars inside is kept, built from the bars
+it has. The LAST period is kept only if it is complete, i.e. the source's last bar closes exactly at
+the period's end, so every returned bar is closed: its values can no longer change. The FIRST
+period is dropped when the data starts inside it (e.g. ``--from 10:30`` on 1m data), so no bar is a
+fragment of its period's start.
 
-Stamping rule (no look-ahead). backtrader delivers bars of several feeds in the order of their datetime
-line, and a strategy sees a bar on the ``next`` call of its stamp. A 1m feed stamps bars at their open
-time, so the 1m bar 10:59 (closing 11:00) is seen at 10:59. The 1h bar 10:00 is complete only when
-that bar closes, so it must be seen on the same call and never earlier. ``ArrayFeed`` therefore gets
+Stamping rule (no look-ahead). backtrader delivers bars of several feeds in the order of their
+datetime line, and a strategy sees a bar on the ``next`` call of its stamp. A 1m feed stamps bars at
+their open time, so the 1m bar 10:59 (closing 11:00) is seen at 10:59. The 1h bar 10:00 is complete
+only when that bar closes, so it must be seen on the same call and never earlier. ``ArrayFeed``
+therefore gets
 ``stamp_offset_ms = htf_stamp_offset_ms(source_tf_ms, target_tf_ms) = target_tf_ms - source_tf_ms``
-for the higher feed: the 1h bar 10:00 is stamped 10:59, the open time of its last 1m bar, and arrives
-together with it. If that last 1m bar is missing (a gap), the hour still arrives at 10:59, after every
-bar of its period and before any bar of the next one.
+for the higher feed: the 1h bar 10:00 is stamped 10:59, the open time of its last 1m bar, and
+arrives together with it. If that last 1m bar is missing (a gap), the hour still arrives at 10:59,
+after every bar of its period and before any bar of the next one.
 
 backtrader's own ``resampledata`` is not used: it is ~4x slower and breaks on live feeds.
 """
@@ -76,7 +77,10 @@ def period_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def htf_stamp_offset_ms(source_tf_ms: int, target_tf_ms: int) -> int:
-    """``stamp_offset_ms`` for an ``ArrayFeed`` of ``target_tf_ms`` bars run beside a ``source_tf_ms`` feed."""
+    """``stamp_offset_ms`` for an ``ArrayFeed`` of ``target_tf_ms`` bars run beside a
+    ``source_tf_ms`` feed."""
     if source_tf_ms <= 0 or target_tf_ms % source_tf_ms != 0:
-        raise ValueError(f"target interval {target_tf_ms} ms is not a multiple of source {source_tf_ms} ms")
+        raise ValueError(
+            f"target interval {target_tf_ms} ms is not a multiple of source {source_tf_ms} ms"
+        )
     return target_tf_ms - source_tf_ms

@@ -2,23 +2,28 @@
 
 Recognised layouts (``RawTable.source_format`` names them):
 
-- ``normalized-csv``   header ``timestamp,open,high,low,close,volume``, ISO-8601 ``Z`` times (our own files);
-- ``binance-csv-ms`` / ``binance-csv-us``  Binance dump without header, 12 columns, open time in ms or
-  (spot files from 2025 on) µs; ``headerless-csv-*`` for other header-less 6+ column files;
+- ``normalized-csv``   header ``timestamp,open,high,low,close,volume``, ISO-8601 ``Z`` times
+  (our own files);
+- ``binance-csv-ms`` / ``binance-csv-us``  Binance dump without header, 12 columns, open time in ms
+  or (spot files from 2025 on) µs; ``headerless-csv-*`` for other header-less 6+ column files;
 - ``header-csv-<time>``  any CSV with a header naming the time column (``open_time``, ``timestamp``,
-  ``date``, ``unix``, an unnamed pandas index, ...) and open/high/low/close/volume in any letter case;
+  ``date``, ``unix``, an unnamed pandas index, ...) and open/high/low/close/volume in any
+  letter case;
 - ``banner-csv-<time>``  the same after a banner line (CryptoDataDownload puts its URL first);
-- ``freqtrade-json``   one JSON array of ``[open_ms, open, high, low, close, volume]`` (also ``.json.gz``);
-- ``freqtrade-feather`` Arrow IPC with columns ``date`` (UTC datetime), open, high, low, close, volume.
+- ``freqtrade-json``   one JSON array of ``[open_ms, open, high, low, close, volume]`` (also
+  ``.json.gz``);
+- ``freqtrade-feather`` Arrow IPC with columns ``date`` (UTC datetime), open, high, low, close,
+  volume.
 
-``<time>`` is ``s``, ``ms``, ``us`` or ``ns`` for integer epochs and ``iso`` for date strings. The epoch
-unit comes from the digit count of the FIRST row (10 s, 13 ms, 16 µs, 19 ns); every row is then converted
-with that unit and must land between 2009-01-01 and now + 1 day, so a µs value read as ms (year ~50000)
-is an error that names its line, never data. Date strings are parsed as ISO-8601; without an offset they
-are UTC. Nothing is guessed: a layout that fits none of the above is a ``DataError``.
+``<time>`` is ``s``, ``ms``, ``us`` or ``ns`` for integer epochs and ``iso`` for date strings. The
+epoch unit comes from the digit count of the FIRST row (10 s, 13 ms, 16 µs, 19 ns); every row is
+then converted with that unit and must land between 2009-01-01 and now + 1 day, so a µs value read
+as ms (year ~50000) is an error that names its line, never data. Date strings are parsed as
+ISO-8601; without an offset they are UTC. Nothing is guessed: a layout that fits none of the above
+is a ``DataError``.
 
-Row numbers in messages are 1-based lines of the (decompressed) CSV text, banner and header included;
-JSON and feather files have no lines, so their messages say ``record N`` / ``row N``.
+Row numbers in messages are 1-based lines of the (decompressed) CSV text, banner and header
+included; JSON and feather files have no lines, so their messages say ``record N`` / ``row N``.
 """
 
 from __future__ import annotations
@@ -49,9 +54,10 @@ _DAY_MS = 86_400_000
 _EPOCH_UNITS = {10: ("s", -1000), 13: ("ms", 1), 16: ("us", 1000), 19: ("ns", 1_000_000)}
 _MS_PER_YEAR = 365.2425 * _DAY_MS
 
-# Header names of the open-time column, most specific first (``unix`` beats CryptoDataDownload's ``date``).
-_TIME_NAMES = ("unix", "open_time", "open time", "opentime", "timestamp", "time", "date", "datetime",
-               "date_time", "open_date", "")
+# Header names of the open-time column, most specific first
+# (``unix`` beats CryptoDataDownload's ``date``).
+_TIME_NAMES = ("unix", "open_time", "open time", "opentime", "timestamp", "time", "date",
+               "datetime", "date_time", "open_date", "")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^(?i:nan|inf|-inf)$")
 _SNIFF_BYTES = 64 * 1024
@@ -80,11 +86,12 @@ def one_line(text: object, limit: int = 60) -> str:
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
-# ---------------------------------------------------------------------------------------------- files
+# -------------------------------------------------------------------------------------------- files
 
 
 def read_raw(path: Path, name: str) -> RawTable:
-    """Detect the format of ``path`` from its extension and content and parse it into a ``RawTable``."""
+    """Detect the format of ``path`` from its extension and content
+    and parse it into a ``RawTable``."""
     if not path.exists():
         raise DataError(f"{name}: file not found")
     if not path.is_file():
@@ -124,7 +131,9 @@ def _parse_zip(path: Path, name: str) -> RawTable:
             members = [info for info in archive.infolist() if not info.is_dir()]
             if len(members) != 1 or not members[0].filename.lower().endswith(".csv"):
                 listing = ", ".join(info.filename for info in members) or "nothing"
-                raise DataError(f"{name}: expected a zip holding exactly one .csv file, found {listing}")
+                raise DataError(
+                    f"{name}: expected a zip holding exactly one .csv file, found {listing}"
+                )
             member = members[0].filename
             data = archive.read(member)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error) as exc:
@@ -134,13 +143,14 @@ def _parse_zip(path: Path, name: str) -> RawTable:
                     "zip:" + table.source_format, table.label)
 
 
-# ------------------------------------------------------------------------------------------------ CSV
+# ---------------------------------------------------------------------------------------------- CSV
 
 
 @dataclass(frozen=True)
 class _CsvLayout:
     lines_before_data: int  # banner + header (+ leading blank) lines to skip
-    columns: tuple[int, int, int, int, int, int]  # positions of time, open, high, low, close, volume
+    # positions of time, open, high, low, close, volume
+    columns: tuple[int, int, int, int, int, int]
     time_is_epoch: bool
     epoch_digits: int
     source_format: str
@@ -152,10 +162,11 @@ def _parse_csv(data: bytes, name: str) -> RawTable:
     layout = _sniff_csv(data, name)
     _check_field_counts(data, layout, name)
     time_col, *price_cols = layout.columns
-    dtypes = {col: np.float64 for col in price_cols}
+    dtypes = dict.fromkeys(price_cols, np.float64)
     try:
         # Fast path: integer epochs straight to int64; fails on blank lines or bad cells.
-        frame = _read_csv(data, layout, {**dtypes, time_col: np.int64 if layout.time_is_epoch else object})
+        frame = _read_csv(data, layout,
+                          {**dtypes, time_col: np.int64 if layout.time_is_epoch else object})
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise DataError(f"{name}: line {line}: not UTF-8 text ({_reason(exc)})") from exc
@@ -171,9 +182,11 @@ def _parse_csv(data: bytes, name: str) -> RawTable:
 
     row_numbers = np.arange(len(frame), dtype=np.int64) + layout.lines_before_data + 1
     time_values = frame[time_col].to_numpy()
-    prices = {field: frame[col].to_numpy(dtype=np.float64) for field, col in zip(PRICE_COLUMNS, price_cols)}
+    prices = {field: frame[col].to_numpy(dtype=np.float64)
+              for field, col in zip(PRICE_COLUMNS, price_cols, strict=True)}
 
-    # Blank lines read as all-missing rows (skip_blank_lines=False keeps the line count exact): drop them.
+    # Blank lines read as all-missing rows (skip_blank_lines=False keeps the line count exact):
+    # drop them.
     if time_values.dtype != object:
         present = np.ones(len(frame), dtype=bool)
     else:
@@ -208,9 +221,9 @@ def _read_csv(data: bytes, layout: _CsvLayout, dtypes: dict) -> pd.DataFrame:
 
 
 def _check_field_counts(data: bytes, layout: _CsvLayout, name: str) -> None:
-    """Every non-blank data line has as many fields as the header (or the first data line): a lost or
-    extra field would shift the columns silently. Vectorized over the bytes; quoted files are left to
-    the CSV parser, as a quoted field may hold a comma."""
+    """Every non-blank data line has as many fields as the header (or the first data line): a lost
+    or extra field would shift the columns silently. Vectorized over the bytes; quoted files are
+    left to the CSV parser, as a quoted field may hold a comma."""
     if b'"' in data:
         return
     buffer = np.frombuffer(data, dtype=np.uint8)
@@ -229,16 +242,19 @@ def _check_field_counts(data: bytes, layout: _CsvLayout, name: str) -> None:
     if wrong.any():
         bad = int(np.flatnonzero(wrong)[0])
         source = "as in the header" if layout.has_header else "as in the first data line"
-        raise DataError(f"{name}: line {layout.lines_before_data + bad + 1}: {counts[bad] + 1} fields, "
-                        f"expected {layout.fields} {source}")
+        raise DataError(f"{name}: line {layout.lines_before_data + bad + 1}: "
+                        f"{counts[bad] + 1} fields, expected {layout.fields} {source}")
 
 
 def _epoch_cells_to_int(cells: np.ndarray, row_numbers: np.ndarray, name: str) -> np.ndarray:
-    """Epoch column read as text (it held a blank or a bad cell): name the first bad one or convert."""
+    """Epoch column read as text (it held a blank or a bad cell):
+    name the first bad one or convert."""
     for i, cell in enumerate(cells):
-        text = "" if cell is None or (isinstance(cell, float) and np.isnan(cell)) else str(cell).strip()
+        text = ("" if cell is None or (isinstance(cell, float) and np.isnan(cell))
+                else str(cell).strip())
         if not _INTEGER.match(text) or len(text.lstrip("+-")) > 18:
-            problem = "missing open time" if not text else f"open time {one_line(text)} is not an integer epoch"
+            problem = ("missing open time" if not text
+                       else f"open time {one_line(text)} is not an integer epoch")
             raise DataError(f"{name}: line {row_numbers[i]}: {problem}")
     return np.array([int(cell) for cell in cells], dtype=np.int64)
 
@@ -250,7 +266,7 @@ def _raise_first_bad_price(data: bytes, layout: _CsvLayout, name: str) -> None:
         dtype=str, skip_blank_lines=False, encoding="utf-8-sig", keep_default_na=False,
     )
     first: tuple[int, str, str] | None = None
-    for field, col in zip(PRICE_COLUMNS, price_cols):
+    for field, col in zip(PRICE_COLUMNS, price_cols, strict=True):
         cells = text[col].to_numpy(dtype=object)
         numeric = pd.to_numeric(pd.Series(cells, dtype=object).replace("", "nan"), errors="coerce")
         bad = np.flatnonzero(numeric.isna().to_numpy() & ~np.isin(cells, ["", "nan", "NaN", "NAN"]))
@@ -258,8 +274,8 @@ def _raise_first_bad_price(data: bytes, layout: _CsvLayout, name: str) -> None:
             first = (int(bad[0]), field, cells[bad[0]])
     if first is not None:
         row, field, cell = first
-        raise DataError(f"{name}: line {layout.lines_before_data + row + 1}: {field} {one_line(cell)} "
-                        "is not a number")
+        raise DataError(f"{name}: line {layout.lines_before_data + row + 1}: "
+                        f"{field} {one_line(cell)} is not a number")
 
 
 def _sniff_csv(data: bytes, name: str) -> _CsvLayout:
@@ -297,17 +313,20 @@ def _sniff_csv(data: bytes, name: str) -> _CsvLayout:
     while data_line < len(rows) and not rows[data_line]:
         data_line += 1
     if data_line >= len(rows):
-        what = "a banner and a header" if banner and has_header else "a header" if has_header else "nothing"
+        what = ("a banner and a header" if banner and has_header
+                else "a header" if has_header else "nothing")
         raise DataError(f"{name}: no data rows, the file holds only {what}")
     sample = [cell.strip() for cell in rows[data_line]]
 
     if has_header:
         columns, layout_name = _columns_from_header(cells, sample, name, top + 1)
-        layout_name = ("banner-csv" if banner else "header-csv") if layout_name is None else layout_name
+        layout_name = (("banner-csv" if banner else "header-csv") if layout_name is None
+                       else layout_name)
     else:
         if len(cells) < 6:
-            raise DataError(f"{name}: line {top + 1}: {len(cells)} columns and no header; a header-less "
-                            "file must hold open time, open, high, low, close, volume")
+            raise DataError(f"{name}: line {top + 1}: {len(cells)} columns and no header; "
+                            "a header-less file must hold open time, open, high, low, close, "
+                            "volume")
         columns = (0, 1, 2, 3, 4, 5)
         layout_name = "binance-csv" if len(cells) == 12 else "headerless-csv"
 
@@ -316,8 +335,8 @@ def _sniff_csv(data: bytes, name: str) -> _CsvLayout:
     if _INTEGER.match(time_cell):
         digits = len(time_cell.lstrip("+-"))
         if digits not in _EPOCH_UNITS:
-            raise DataError(f"{name}: line {sample_line}: epoch {one_line(time_cell)} has {digits} digits; "
-                            "expected 10 (s), 13 (ms), 16 (µs) or 19 (ns)")
+            raise DataError(f"{name}: line {sample_line}: epoch {one_line(time_cell)} "
+                            f"has {digits} digits; expected 10 (s), 13 (ms), 16 (µs) or 19 (ns)")
         unit = _EPOCH_UNITS[digits][0]
         is_epoch = True
     else:
@@ -325,7 +344,8 @@ def _sniff_csv(data: bytes, name: str) -> _CsvLayout:
     if layout_name == "header-csv" and not is_epoch and cells == ["timestamp", *PRICE_COLUMNS] \
             and time_cell.endswith("Z"):
         return _CsvLayout(data_line, columns, False, 0, "normalized-csv", len(cells), True)
-    return _CsvLayout(data_line, columns, is_epoch, digits, f"{layout_name}-{unit}", len(cells), has_header)
+    return _CsvLayout(data_line, columns, is_epoch, digits, f"{layout_name}-{unit}", len(cells),
+                      has_header)
 
 
 def _columns_from_header(header: list[str], sample: list[str], name: str, line: int):
@@ -341,7 +361,8 @@ def _columns_from_header(header: list[str], sample: list[str], name: str, line: 
     if time_col is None:
         time_col = next((i for i, n in enumerate(names) if n.startswith("unnamed")), None)
     if time_col is None:
-        hint = " (not comma-separated?)" if len(header) == 1 and re.search(r"[;\t|]", header[0]) else ""
+        hint = (" (not comma-separated?)"
+                if len(header) == 1 and re.search(r"[;\t|]", header[0]) else "")
         raise DataError(f"{name}: line {line}: no open-time column in header "
                         f"{one_line(','.join(header), 120)}{hint}")
     price_cols = []
@@ -373,11 +394,13 @@ def _base_volume_column(names: list[str], sample: list[str], name: str, line: in
         base = matches[0] if len(matches) == 1 else None
     if base not in candidates:
         shown = ", ".join("volume " + asset for asset in candidates)
-        raise DataError(f"{name}: line {line}: cannot tell which of {shown} is the base-asset volume")
+        raise DataError(
+            f"{name}: line {line}: cannot tell which of {shown} is the base-asset volume"
+        )
     return candidates[base]
 
 
-# ------------------------------------------------------------------------------------------ JSON, feather
+# ------------------------------------------------------------------------------------ JSON, feather
 
 
 def _parse_json(data: bytes, name: str) -> RawTable:
@@ -388,7 +411,9 @@ def _parse_json(data: bytes, name: str) -> RawTable:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{name}: not valid JSON ({_reason(exc)})") from exc
     if not isinstance(records, list):
-        raise DataError(f"{name}: expected a JSON array of [open_ms, open, high, low, close, volume] records")
+        raise DataError(
+            f"{name}: expected a JSON array of [open_ms, open, high, low, close, volume] records"
+        )
     if not records:
         raise DataError(f"{name}: empty JSON array, no data rows")
     try:
@@ -398,14 +423,16 @@ def _parse_json(data: bytes, name: str) -> RawTable:
     if table is None or table.ndim != 2 or table.shape[1] < 6:
         lengths = [len(r) if isinstance(r, list) else -1 for r in records]
         bad = next((i for i, n in enumerate(lengths) if n < 6), 0)
-        raise DataError(f"{name}: record {bad + 1}: expected [open_ms, open, high, low, close, volume], "
+        raise DataError(f"{name}: record {bad + 1}: "
+                        "expected [open_ms, open, high, low, close, volume], "
                         f"got {one_line(records[bad])}")
     row_numbers = np.arange(1, len(records) + 1, dtype=np.int64)
     times = table[:, 0]
     integral = np.array([isinstance(t, int) and not isinstance(t, bool) for t in times])
     if not integral.all():
         bad = int(np.flatnonzero(~integral)[0])
-        raise DataError(f"{name}: record {bad + 1}: open time {one_line(times[bad])} is not an integer epoch")
+        raise DataError(f"{name}: record {bad + 1}: open time {one_line(times[bad])} "
+                        "is not an integer epoch")
     digits = len(str(abs(times[0])))
     if digits not in _EPOCH_UNITS:
         raise DataError(f"{name}: record 1: epoch {times[0]} has {digits} digits; "
@@ -418,7 +445,8 @@ def _parse_json(data: bytes, name: str) -> RawTable:
             values[field] = column.astype(np.float64)
         except (TypeError, ValueError):
             bad = next(i for i, v in enumerate(column) if not _is_number(v))
-            raise DataError(f"{name}: record {bad + 1}: {field} {one_line(column[bad])} is not a number") from None
+            raise DataError(f"{name}: record {bad + 1}: {field} {one_line(column[bad])} "
+                            "is not a number") from None
     return RawTable(open_time_ms, values, row_numbers, "record", "freqtrade-json", name)
 
 
@@ -455,15 +483,18 @@ def _parse_feather(path: Path, name: str) -> RawTable:
                             "expected 10 (s), 13 (ms), 16 (µs) or 19 (ns)")
         open_time_ms = epoch_to_ms(times.to_numpy(np.int64), digits, row_numbers, "row", name)
     else:
-        raise DataError(f"{name}: feather column {columns[time_key]!r} is {times.dtype}, not a datetime")
+        raise DataError(
+            f"{name}: feather column {columns[time_key]!r} is {times.dtype}, not a datetime"
+        )
     values = {field: frame[columns[field]].to_numpy(dtype=np.float64) for field in PRICE_COLUMNS}
     return RawTable(open_time_ms, values, row_numbers, "row", "freqtrade-feather", name)
 
 
-# ------------------------------------------------------------------------------------------------ times
+# -------------------------------------------------------------------------------------------- times
 
 
-def epoch_to_ms(values: np.ndarray, digits: int, row_numbers: np.ndarray, row_word: str, name: str) -> np.ndarray:
+def epoch_to_ms(values: np.ndarray, digits: int, row_numbers: np.ndarray, row_word: str,
+                name: str) -> np.ndarray:
     """Integer epochs in the unit implied by ``digits`` (10 s, 13 ms, 16 µs, 19 ns) -> int64 ms.
 
     Every converted value must be a plausible kline time (2009-01-01 .. now + 1 day) and a whole
@@ -471,7 +502,8 @@ def epoch_to_ms(values: np.ndarray, digits: int, row_numbers: np.ndarray, row_wo
     """
     unit, factor = _EPOCH_UNITS[digits]
     values = np.asarray(values, dtype=np.int64)
-    if factor < 0:  # seconds; a longer value in a later row is clipped so that it fails the date check
+    if factor < 0:
+        # seconds; a longer value in a later row is clipped so that it fails the date check
         milliseconds = np.clip(values, -(10**15), 10**15) * (-factor)
     elif factor == 1:
         milliseconds = values
@@ -480,8 +512,9 @@ def epoch_to_ms(values: np.ndarray, digits: int, row_numbers: np.ndarray, row_wo
         fractional = values % factor != 0
         if fractional.any():
             bad = int(np.flatnonzero(fractional)[0])
-            raise DataError(f"{where(name, row_word, int(row_numbers[bad]))}: open time {values[bad]} "
-                            f"({unit}) is not a whole millisecond, so not on any kline grid")
+            raise DataError(f"{where(name, row_word, int(row_numbers[bad]))}: "
+                            f"open time {values[bad]} ({unit}) is not a whole millisecond, "
+                            "so not on any kline grid")
     _check_plausible(milliseconds, row_numbers, row_word, name,
                      lambda i: f"{values[i]} read as {unit} (unit chosen from the first row's "
                                f"{digits} digits)")
@@ -489,19 +522,23 @@ def epoch_to_ms(values: np.ndarray, digits: int, row_numbers: np.ndarray, row_wo
 
 
 def _iso_to_ms(cells: np.ndarray, row_numbers: np.ndarray, name: str) -> np.ndarray:
-    parsed = pd.to_datetime(pd.Series(cells, dtype=object), format="ISO8601", utc=True, errors="coerce")
+    parsed = pd.to_datetime(pd.Series(cells, dtype=object), format="ISO8601", utc=True,
+                            errors="coerce")
     missing = parsed.isna().to_numpy()
     if missing.any():
         bad = int(np.flatnonzero(missing)[0])
         cell = cells[bad]
-        problem = "missing open time" if cell is None or (isinstance(cell, float) and np.isnan(cell)) \
-            else f"open time {one_line(cell)} is neither an ISO-8601 date nor an integer epoch"
+        problem = ("missing open time"
+                   if cell is None or (isinstance(cell, float) and np.isnan(cell))
+                   else f"open time {one_line(cell)} is neither an ISO-8601 date "
+                        "nor an integer epoch")
         raise DataError(f"{name}: line {row_numbers[bad]}: {problem}")
     index = pd.DatetimeIndex(parsed).tz_localize(None)
     return _datetime_index_to_ms(index, row_numbers, "line", name)
 
 
-def _datetime_index_to_ms(index: pd.DatetimeIndex, row_numbers, row_word: str, name: str) -> np.ndarray:
+def _datetime_index_to_ms(index: pd.DatetimeIndex, row_numbers, row_word: str,
+                          name: str) -> np.ndarray:
     ticks = index.asi8
     per_ms = {"s": None, "ms": 1, "us": 1000, "ns": 1_000_000}[index.unit]
     if per_ms is None:
@@ -510,18 +547,21 @@ def _datetime_index_to_ms(index: pd.DatetimeIndex, row_numbers, row_word: str, n
         fractional = ticks % per_ms != 0
         if fractional.any():
             bad = int(np.flatnonzero(fractional)[0])
-            raise DataError(f"{where(name, row_word, int(row_numbers[bad]))}: open time {index[bad]} "
-                            "is not a whole millisecond, so not on any kline grid")
+            raise DataError(f"{where(name, row_word, int(row_numbers[bad]))}: "
+                            f"open time {index[bad]} is not a whole millisecond, "
+                            "so not on any kline grid")
         milliseconds = ticks // per_ms
     _check_plausible(milliseconds, row_numbers, row_word, name, lambda i: str(index[i]))
     return milliseconds.astype(np.int64, copy=False)
 
 
-def _check_plausible(milliseconds: np.ndarray, row_numbers, row_word: str, name: str, describe) -> None:
+def _check_plausible(milliseconds: np.ndarray, row_numbers, row_word: str, name: str,
+                     describe) -> None:
     latest = int(time.time() * 1000) + _DAY_MS
     wrong = (milliseconds < EARLIEST_MS) | (milliseconds > latest)
     if wrong.any():
         bad = int(np.flatnonzero(wrong)[0])
         year = 1970 + milliseconds[bad] / _MS_PER_YEAR
-        raise DataError(f"{where(name, row_word, int(row_numbers[bad]))}: open time {describe(bad)} is "
-                        f"year ~{year:.0f}, outside 2009-01-01 .. now + 1 day (wrong epoch unit?)")
+        raise DataError(f"{where(name, row_word, int(row_numbers[bad]))}: "
+                        f"open time {describe(bad)} is year ~{year:.0f}, "
+                        "outside 2009-01-01 .. now + 1 day (wrong epoch unit?)")

@@ -74,8 +74,8 @@ class Klines:
 def load_klines(path, *, symbol: str | None = None, start=None, end=None) -> Klines:
     """Read, validate and return the klines in ``path``.
 
-    ``symbol`` defaults to ``symbol_from_filename(path)``. ``start``/``end`` are tz-aware datetimes or
-    ISO strings (naive ones are UTC); the range is ``[start, end)`` on bar open times.
+    ``symbol`` defaults to ``symbol_from_filename(path)``. ``start``/``end`` are tz-aware datetimes
+    or ISO strings (naive ones are UTC); the range is ``[start, end)`` on bar open times.
     """
     path = Path(path)
     name = str(path)
@@ -87,22 +87,26 @@ def load_klines(path, *, symbol: str | None = None, start=None, end=None) -> Kli
     off_grid = (open_time_ms - grid_offset_ms(interval_ms)) % interval_ms != 0
     if off_grid.any():
         bad = int(np.flatnonzero(off_grid)[0])
-        raise DataError(f"{where(label, raw.row_word, int(rows[bad]))}: open time {ms_to_iso_z(open_time_ms[bad])} "
-                        f"is not on the {interval} grid")
+        raise DataError(f"{where(label, raw.row_word, int(rows[bad]))}: "
+                        f"open time {ms_to_iso_z(open_time_ms[bad])} is not on the {interval} grid")
 
     if start is not None or end is not None:
-        first = 0 if start is None else int(np.searchsorted(open_time_ms, _to_ms(start, "start"), "left"))
-        stop = len(open_time_ms) if end is None else int(np.searchsorted(open_time_ms, _to_ms(end, "end"), "left"))
+        first = (0 if start is None
+                 else int(np.searchsorted(open_time_ms, _to_ms(start, "start"), "left")))
+        stop = (len(open_time_ms) if end is None
+                else int(np.searchsorted(open_time_ms, _to_ms(end, "end"), "left")))
         if first >= stop:
             window = " and ".join(part for part in (
                 f"from {ms_to_iso_z(_to_ms(start, 'start'))}" if start is not None else "",
                 f"before {ms_to_iso_z(_to_ms(end, 'end'))}" if end is not None else "") if part)
-            raise DataError(f"{name}: no bars {window} (the file covers {ms_to_iso_z(open_time_ms[0])} "
+            raise DataError(f"{name}: no bars {window} "
+                            f"(the file covers {ms_to_iso_z(open_time_ms[0])} "
                             f"to {ms_to_iso_z(open_time_ms[-1])})")
         open_time_ms = open_time_ms[first:stop]
         values = {field: column[first:stop] for field, column in values.items()}
 
-    index = pd.DatetimeIndex(open_time_ms.astype("datetime64[ms]"), name="open_time").tz_localize("UTC")
+    index = pd.DatetimeIndex(open_time_ms.astype("datetime64[ms]"),
+                             name="open_time").tz_localize("UTC")
     frame = pd.DataFrame(values, index=index, columns=list(PRICE_COLUMNS), copy=False)
     return Klines(
         path=name,
@@ -130,23 +134,31 @@ def find_gaps(open_time_ms: np.ndarray, interval_ms: int) -> tuple[Gap, ...]:
     )
 
 
-# ------------------------------------------------------------------------------------------ validation
+# --------------------------------------------------------------------------------------- validation
 
 
 def _validate_rows(raw: RawTable, name: str):
-    """Per-row checks, order, duplicates. Returns sorted unique times, values, row numbers, flags."""
+    """Per-row checks, order, duplicates.
+
+    Returns sorted unique times, values, row numbers, flags.
+    """
     rows, word = raw.row_numbers, raw.row_word
-    o, h, l, c, v = (raw.values[field] for field in PRICE_COLUMNS)
+    opens, highs, lows, closes, volumes = (raw.values[field] for field in PRICE_COLUMNS)
 
     checks = (
-        (~np.isfinite(o) | ~np.isfinite(h) | ~np.isfinite(l) | ~np.isfinite(c) | ~np.isfinite(v),
+        (~np.isfinite(opens) | ~np.isfinite(highs) | ~np.isfinite(lows) | ~np.isfinite(closes)
+         | ~np.isfinite(volumes),
          lambda i: "missing or non-finite value (" + ", ".join(
-             f"{f}={raw.values[f][i]}" for f in PRICE_COLUMNS if not np.isfinite(raw.values[f][i])) + ")"),
-        ((o <= 0) | (h <= 0) | (l <= 0) | (c <= 0), lambda i: f"price <= 0 ({_ohlc(raw.values, i)})"),
-        (v < 0, lambda i: f"negative volume {v[i]}"),
-        (l > h, lambda i: f"low {l[i]} > high {h[i]}"),
-        ((l > o) | (l > c), lambda i: f"low {l[i]} above open/close ({_ohlc(raw.values, i)})"),
-        ((o > h) | (c > h), lambda i: f"high {h[i]} below open/close ({_ohlc(raw.values, i)})"),
+             f"{f}={raw.values[f][i]}" for f in PRICE_COLUMNS
+             if not np.isfinite(raw.values[f][i])) + ")"),
+        ((opens <= 0) | (highs <= 0) | (lows <= 0) | (closes <= 0),
+         lambda i: f"price <= 0 ({_ohlc(raw.values, i)})"),
+        (volumes < 0, lambda i: f"negative volume {volumes[i]}"),
+        (lows > highs, lambda i: f"low {lows[i]} > high {highs[i]}"),
+        ((lows > opens) | (lows > closes),
+         lambda i: f"low {lows[i]} above open/close ({_ohlc(raw.values, i)})"),
+        ((opens > highs) | (closes > highs),
+         lambda i: f"high {highs[i]} below open/close ({_ohlc(raw.values, i)})"),
     )
     first_bad = None
     for mask, describe in checks:
@@ -166,8 +178,9 @@ def _validate_rows(raw: RawTable, name: str):
         if (steps > 0).any():
             ascending = steps[np.flatnonzero(steps)[0]] > 0  # direction of the first move
             i = int(np.flatnonzero(steps < 0 if ascending else steps > 0)[0]) + 1
-            raise DataError(f"{where(name, word, int(rows[i]))}: open time {ms_to_iso_z(times[i])} breaks the order "
-                            f"of the rows before it (file is neither oldest-first nor newest-first)")
+            raise DataError(f"{where(name, word, int(rows[i]))}: "
+                            f"open time {ms_to_iso_z(times[i])} breaks the order of the rows "
+                            "before it (file is neither oldest-first nor newest-first)")
         times, rows = times[::-1], rows[::-1]
         values = {field: column[::-1] for field, column in values.items()}
         reordered = True
@@ -197,20 +210,21 @@ def _infer_timeframe(open_time_ms: np.ndarray, path: Path, name: str) -> str:
     named = timeframe_from_filename(path)
     if len(open_time_ms) < 2:
         if named is None:
-            raise DataError(f"{name}: a single bar and no interval in the file name; cannot tell the timeframe")
+            raise DataError(f"{name}: a single bar and no interval in the file name; "
+                            "cannot tell the timeframe")
         return named
     spacings, counts = np.unique(np.diff(open_time_ms), return_counts=True)
     spacing = int(spacings[np.argmax(counts)])  # ties: the smallest spacing
     interval = timeframe_from_ms(spacing)
     if interval is None:
-        raise DataError(f"{name}: most common bar spacing is {spacing} ms ({spacing / 60_000:g} min), "
-                        "not a Binance interval")
+        raise DataError(f"{name}: most common bar spacing is {spacing} ms "
+                        f"({spacing / 60_000:g} min), not a Binance interval")
     if named is not None and named != interval:
         raise DataError(f"{name}: file name says {named} but most bars are {interval} apart")
     return interval
 
 
-# ------------------------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------------------------------ helpers
 
 
 def _ohlc(values: dict, i: int) -> str:

@@ -95,7 +95,8 @@ def exchange_rules(exchange, symbols: Iterable[str]) -> dict[str, dict[str, floa
     return out
 
 
-def live_rules(exchange, symbols: Iterable[str], overrides: Mapping[str, Any]) -> dict[str, SymbolRules]:
+def live_rules(exchange, symbols: Iterable[str],
+               overrides: Mapping[str, Any]) -> dict[str, SymbolRules]:
     """Each symbol's rules from exchangeInfo (retried like any REST call) with the config's
     ``exchanges.binance.rules`` on top; logs what it uses and every override that differs."""
     from core.retry import retry_transient

@@ -67,7 +67,8 @@ def make_exchange(rest_url: str) -> ccxt.binance:
     """
     exchange = ccxt.binance({
         "enableRateLimit": True,
-        "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False},
+        "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False,
+                    "fetchMargins": False},
     })
     base = rest_url.rstrip("/") + "/api/v3"
     exchange.urls["api"]["public"] = base
@@ -82,13 +83,15 @@ def rest_base_url(exchange) -> str:
 
 
 def _translate(exc: Exception, exchange, what: str) -> Exception:
-    """The class of ``core.errors`` hierarchy for a ccxt exception (the caller raises it ``from exc``)."""
+    """The class of ``core.errors`` hierarchy for a ccxt exception
+    (the caller raises it ``from exc``)."""
     where = f"{what} on {rest_base_url(exchange)}"
     if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
         status, retry_after = _rate_limit_details(exc, exchange)
         return RateLimited(f"rate limited ({status or 'code -1003'}) during {where}; "
                            f"retry after {retry_after:g}s", retry_after, status)
-    if isinstance(exc, ccxt.OperationFailed):  # timeouts, connection errors, 5xx, -1001 DISCONNECTED
+    # timeouts, connection errors, 5xx, -1001 DISCONNECTED
+    if isinstance(exc, ccxt.OperationFailed):
         return TemporaryError(f"{type(exc).__name__} during {where}: {_short(exc)}")
     if isinstance(exc, ccxt.BadSymbol):
         return BadSymbolError(f"unknown symbol during {where}: {_short(exc)}")
@@ -141,8 +144,8 @@ def fetch_server_time(exchange) -> int:
 
 
 def iter_closed_pages(exchange, symbol: str, timeframe: str, since_ms: int | None = None,
-                      until_ms: int | None = None, limit: int = PAGE_LIMIT, now_ms: int | None = None,
-                      *, attempts: int = 1) -> Iterator[Bars]:
+                      until_ms: int | None = None, limit: int = PAGE_LIMIT,
+                      now_ms: int | None = None, *, attempts: int = 1) -> Iterator[Bars]:
     """Yield the closed bars of ``[since_ms, until_ms)`` one klines page at a time, oldest first.
 
     ``since_ms=None`` asks for the newest page only. A row whose close time is after ``now_ms``
@@ -157,15 +160,19 @@ def iter_closed_pages(exchange, symbol: str, timeframe: str, since_ms: int | Non
     def attempt(fn: Callable[[], T]) -> T:
         return retry_transient(fn, attempts=attempts) if attempts > 1 else fn()
 
+    def fetch_page(what: str, cursor: int | None, params: dict) -> list:
+        return attempt(lambda: _call(exchange, what, lambda: exchange.fetch_ohlcv(
+            market, timeframe, since=cursor, limit=limit, params=params)))
+
     if now_ms is None:
         now_ms = attempt(lambda: fetch_server_time(exchange))
     last_open = None
     cursor = since_ms
     while True:
         params = {"until": until_ms - 1} if until_ms is not None else {}
-        what = f"fetching {symbol} {timeframe} klines" + (f" from {cursor}" if cursor is not None else "")
-        rows = attempt(lambda: _call(exchange, what, lambda: exchange.fetch_ohlcv(
-            market, timeframe, since=cursor, limit=limit, params=params)))
+        what = (f"fetching {symbol} {timeframe} klines"
+                + (f" from {cursor}" if cursor is not None else ""))
+        rows = fetch_page(what, cursor, params)
         kept = [row for row in rows
                 if (last_open is None or row[0] > last_open)
                 and row[0] + step_ms - 1 <= now_ms
@@ -187,8 +194,8 @@ def iter_closed_pages(exchange, symbol: str, timeframe: str, since_ms: int | Non
 
 
 def fetch_closed_bars(exchange, symbol: str, timeframe: str, since_ms: int | None = None,
-                      until_ms: int | None = None, limit: int = PAGE_LIMIT, now_ms: int | None = None,
-                      *, attempts: int = 1) -> Bars:
+                      until_ms: int | None = None, limit: int = PAGE_LIMIT,
+                      now_ms: int | None = None, *, attempts: int = 1) -> Bars:
     """All closed bars of ``symbol`` (Binance id) in ``[since_ms, until_ms)`` as one ``Bars``.
 
     Pages through klines ``limit`` rows per call (max 1000) from ``since_ms``; see

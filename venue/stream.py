@@ -1,8 +1,9 @@
 """``KlineStream``: one WebSocket connection to Binance kline streams, read by a daemon thread.
 
 The streams are named in the URL (``<ws_url>/stream?streams=btcusdt@kline_1m/...``), so the client
-never sends SUBSCRIBE: after a reconnect they come back by themselves, and the only frames the client
-sends are websockets' own pings (one every ``ping_interval`` s), far below Binance's 5 messages/s.
+never sends SUBSCRIBE: after a reconnect they come back by themselves, and the only frames the
+client sends are websockets' own pings (one every ``ping_interval`` s), far below Binance's
+5 messages/s.
 
 The reader thread only parses frames and puts the results on ``queue`` (an unbounded
 ``queue.Queue``, so ``put`` never blocks): websockets keeps answering the server's pings from its
@@ -21,6 +22,7 @@ drops connections at 24 h). Garbage frames are logged and skipped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -76,8 +78,9 @@ class KlineStream:
     20, ``poll_s`` 1.0 (how often the reader wakes up to check ``stop()`` and the lifetime).
     """
 
-    def __init__(self, ws_url: str, symbols, interval: str, *, out_queue: queue.Queue | None = None,
-                 backoff_base_s: float = 0.5, backoff_cap_s: float = 30.0, healthy_after_s: float = 60.0,
+    def __init__(self, ws_url: str, symbols, interval: str, *,
+                 out_queue: queue.Queue | None = None, backoff_base_s: float = 0.5,
+                 backoff_cap_s: float = 30.0, healthy_after_s: float = 60.0,
                  max_lifetime_s: float = MAX_LIFETIME_S, open_timeout_s: float = 10.0,
                  ping_interval_s: float | None = 20.0, ping_timeout_s: float | None = 20.0,
                  poll_s: float = 1.0):
@@ -109,10 +112,8 @@ class KlineStream:
         with self._conn_lock:
             conn = self._conn
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 conn.close()
-            except Exception:
-                pass
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -127,13 +128,16 @@ class KlineStream:
         failures = 0
         while not self._stop.is_set():
             try:
-                conn = connect(self.url, open_timeout=self.timing.open_timeout_s, ping_interval=self.timing.ping_interval_s,
-                               ping_timeout=self.timing.ping_timeout_s, close_timeout=2, max_size=2**20,
+                conn = connect(self.url, open_timeout=self.timing.open_timeout_s,
+                               ping_interval=self.timing.ping_interval_s,
+                               ping_timeout=self.timing.ping_timeout_s, close_timeout=2,
+                               max_size=2**20,
                                legacy=True)  # a plain connection: this loop closes it
             except Exception as exc:
                 if self._stop.is_set():
                     break
-                log.error("❌ Failed to fetch live OHLCV data: cannot connect to %s: %s", self.url, exc)
+                log.error("❌ Failed to fetch live OHLCV data: cannot connect to %s: %s",
+                          self.url, exc)
                 self._put(Disconnected(_now_ms(), f"connect failed: {exc}"))
                 self._sleep(self._delay(failures))
                 failures += 1
@@ -148,10 +152,8 @@ class KlineStream:
             self._put(Connected(_now_ms(), self.connections))
             log.info("Live kline stream connected (%d): %s", self.connections, self.url)
             reason, immediate = self._read(conn, started)
-            try:
+            with contextlib.suppress(Exception):
                 conn.close()
-            except Exception:
-                pass
             with self._conn_lock:
                 self._conn = None
             self._put(Disconnected(_now_ms(), reason))
@@ -164,7 +166,8 @@ class KlineStream:
                 continue
             delay = self._delay(failures)
             failures += 1
-            log.error("❌ Failed to fetch live OHLCV data: %s; reconnecting in %.2fs", reason, delay)
+            log.error("❌ Failed to fetch live OHLCV data: %s; reconnecting in %.2fs",
+                      reason, delay)
             self._sleep(delay)
 
     def _read(self, conn, started: float) -> tuple[str, bool]:

@@ -10,8 +10,8 @@ local fake exchange (``fake_exchange.server``) speaks through them.
 
 Binance conventions kept here: stream names are lowercase (``btcusdt@kline_1m``), payload symbols
 uppercase; prices and quantities travel as decimal strings, ids/counts/times as JSON numbers; a bar
-is identified by its open time ``t`` and closes at ``T = t + interval - 1`` ms; ``x`` is true only on
-the update that carries the bar's final values.
+is identified by its open time ``t`` and closes at ``T = t + interval - 1`` ms; ``x`` is true only
+on the update that carries the bar's final values.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ __all__ = [
 
 # The 16 kline intervals of the stream and of REST klines (case-sensitive: 1m minute, 1M month).
 KLINE_INTERVALS = (
-    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M",
+    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
+    "1M",
 )
 
 _DECIMAL_TEXT = re.compile(r"-?\d+(\.\d+)?")
@@ -80,7 +81,8 @@ class ServerShutdown:
 
 
 def interval_ms(interval: str) -> int:
-    """Length of one ``interval`` bar in ms ("1s" included); ValueError for "1M" and unknown names."""
+    """Length of one ``interval`` bar in ms ("1s" included);
+    ValueError for "1M" and unknown names."""
     if interval == "1s":
         return 1000
     if interval == "1M":
@@ -91,14 +93,17 @@ def interval_ms(interval: str) -> int:
 def stream_name(symbol: str, interval: str) -> str:
     """The kline stream name: ``stream_name("BTCUSDT", "1m") == "btcusdt@kline_1m"``."""
     if interval not in KLINE_INTERVALS:
-        raise ValueError(f"unknown kline interval {interval!r}; expected one of {', '.join(KLINE_INTERVALS)}")
+        raise ValueError(f"unknown kline interval {interval!r}; "
+                         f"expected one of {', '.join(KLINE_INTERVALS)}")
     if not symbol or not symbol.isalnum():
         raise ValueError(f"bad symbol {symbol!r}: expected letters and digits, e.g. BTCUSDT")
     return f"{symbol.lower()}@kline_{interval}"
 
 
-def combined_stream_url(ws_base: str, symbols: Iterable[str], intervals: Iterable[str] | str) -> str:
-    """``<ws_base>/stream?streams=a/b/...``: one kline stream per symbol and interval, in that order."""
+def combined_stream_url(ws_base: str, symbols: Iterable[str],
+                        intervals: Iterable[str] | str) -> str:
+    """``<ws_base>/stream?streams=a/b/...``: one kline stream per symbol and interval,
+    in that order."""
     if isinstance(intervals, str):
         intervals = [intervals]
     intervals = list(intervals)
@@ -125,16 +130,16 @@ def format_decimal(value) -> str:
     return f"{value:.8f}"
 
 
-def kline_event(symbol: str, interval: str, open_time_ms: int, o, h, l, c, v, closed: bool,
-                event_ms: int, trades: int = 0) -> dict:
+def kline_event(symbol: str, interval: str, open_time_ms: int, open_, high, low, close, volume,
+                closed: bool, event_ms: int, trades: int = 0) -> dict:
     """The stream payload of one kline update (§1.4), every key present.
 
-    Quote volume ``q`` is ``v * c``, taker-buy volumes ``V``/``Q`` are half of ``v``/``q``. Trade ids
-    are not modelled: with ``trades == 0`` both ``f`` and ``L`` are -1, otherwise 0..trades-1.
+    Quote volume ``q`` is ``v * c``, taker-buy volumes ``V``/``Q`` are half of ``v``/``q``. Trade
+    ids are not modelled: with ``trades == 0`` both ``f`` and ``L`` are -1, otherwise 0..trades-1.
     """
     symbol = symbol.upper()
-    volume, close = float(v), float(c)
-    quote = volume * close
+    base_volume, close_price = float(volume), float(close)
+    quote = base_volume * close_price
     return {
         "e": "kline",
         "E": int(event_ms),
@@ -146,15 +151,15 @@ def kline_event(symbol: str, interval: str, open_time_ms: int, o, h, l, c, v, cl
             "i": interval,
             "f": 0 if trades else -1,
             "L": int(trades) - 1 if trades else -1,
-            "o": format_decimal(o),
-            "c": format_decimal(c),
-            "h": format_decimal(h),
-            "l": format_decimal(l),
-            "v": format_decimal(v),
+            "o": format_decimal(open_),
+            "c": format_decimal(close),
+            "h": format_decimal(high),
+            "l": format_decimal(low),
+            "v": format_decimal(volume),
             "n": int(trades),
             "x": bool(closed),
             "q": format_decimal(quote),
-            "V": format_decimal(volume / 2),
+            "V": format_decimal(base_volume / 2),
             "Q": format_decimal(quote / 2),
             "B": "0",
         },
@@ -166,21 +171,23 @@ def combined(stream: str, payload: dict) -> dict:
     return {"stream": stream, "data": payload}
 
 
-def rest_kline_row(interval: str, open_time_ms: int, o, h, l, c, v, trades: int = 0) -> list:
-    """One 12-element row of ``GET /api/v3/klines`` (§2.3): numbers for times/count, strings else."""
-    volume, close = float(v), float(c)
-    quote = volume * close
+def rest_kline_row(interval: str, open_time_ms: int, open_, high, low, close, volume,
+                   trades: int = 0) -> list:
+    """One 12-element row of ``GET /api/v3/klines`` (§2.3): numbers for times/count,
+    strings else."""
+    base_volume, close_price = float(volume), float(close)
+    quote = base_volume * close_price
     return [
         int(open_time_ms),
-        format_decimal(o),
-        format_decimal(h),
-        format_decimal(l),
-        format_decimal(c),
-        format_decimal(v),
+        format_decimal(open_),
+        format_decimal(high),
+        format_decimal(low),
+        format_decimal(close),
+        format_decimal(volume),
         int(open_time_ms) + interval_ms(interval) - 1,
         format_decimal(quote),
         int(trades),
-        format_decimal(volume / 2),
+        format_decimal(base_volume / 2),
         format_decimal(quote / 2),
         "0",
     ]
