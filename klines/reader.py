@@ -91,17 +91,8 @@ def load_klines(path, *, symbol: str | None = None, start=None, end=None) -> Kli
                         f"open time {ms_to_iso_z(open_time_ms[bad])} is not on the {interval} grid")
 
     if start is not None or end is not None:
-        first = (0 if start is None
-                 else int(np.searchsorted(open_time_ms, _to_ms(start, "start"), "left")))
-        stop = (len(open_time_ms) if end is None
-                else int(np.searchsorted(open_time_ms, _to_ms(end, "end"), "left")))
-        if first >= stop:
-            window = " and ".join(part for part in (
-                f"from {ms_to_iso_z(_to_ms(start, 'start'))}" if start is not None else "",
-                f"before {ms_to_iso_z(_to_ms(end, 'end'))}" if end is not None else "") if part)
-            raise DataError(f"{name}: no bars {window} "
-                            f"(the file covers {ms_to_iso_z(open_time_ms[0])} "
-                            f"to {ms_to_iso_z(open_time_ms[-1])})")
+        first, stop = window_bounds(open_time_ms, None if start is None else _to_ms(start, "start"),
+                                    None if end is None else _to_ms(end, "end"), name)
         open_time_ms = open_time_ms[first:stop]
         values = {field: column[first:stop] for field, column in values.items()}
 
@@ -118,6 +109,23 @@ def load_klines(path, *, symbol: str | None = None, start=None, end=None) -> Kli
         reordered=reordered,
         source_format=raw.source_format,
     )
+
+
+def window_bounds(open_time_ms: np.ndarray, start_ms: int | None, end_ms: int | None,
+                  name: str) -> tuple[int, int]:
+    """``(first, stop)``: the slice of the sorted ``open_time_ms`` opening in ``[start_ms,
+    end_ms)`` (either bound None: open); a ``DataError`` starting with ``name`` when it is
+    empty."""
+    first = 0 if start_ms is None else int(np.searchsorted(open_time_ms, start_ms, "left"))
+    stop = (len(open_time_ms) if end_ms is None
+            else int(np.searchsorted(open_time_ms, end_ms, "left")))
+    if first >= stop:
+        window = " and ".join(part for part in (
+            f"from {ms_to_iso_z(start_ms)}" if start_ms is not None else "",
+            f"before {ms_to_iso_z(end_ms)}" if end_ms is not None else "") if part)
+        raise DataError(f"{name}: no bars {window} (the file covers "
+                        f"{ms_to_iso_z(open_time_ms[0])} to {ms_to_iso_z(open_time_ms[-1])})")
+    return first, stop
 
 
 def find_gaps(open_time_ms: np.ndarray, interval_ms: int) -> tuple[Gap, ...]:

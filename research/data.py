@@ -19,8 +19,8 @@ import numpy as np
 
 from core.errors import DataError
 from core.timeframes import DAY_MS, timeframe_ms
-from core.times import ms_to_iso_z
 from klines import Klines, find_gaps, load_klines
+from klines.reader import window_bounds
 from research.spec import Dataset, ResearchSpec, Window
 
 __all__ = ["LoadedDataset", "dataset_span", "covers", "load_datasets", "window_klines"]
@@ -65,14 +65,7 @@ def window_klines(klines: Klines, start_ms: int | None, end_ms: int | None) -> K
     if start_ms is None and end_ms is None:
         return klines
     times = _open_ms(klines)
-    first = 0 if start_ms is None else int(np.searchsorted(times, start_ms, "left"))
-    stop = len(times) if end_ms is None else int(np.searchsorted(times, end_ms, "left"))
-    if first >= stop:
-        window = " and ".join(part for part in (
-            f"from {ms_to_iso_z(start_ms)}" if start_ms is not None else "",
-            f"before {ms_to_iso_z(end_ms)}" if end_ms is not None else "") if part)
-        raise DataError(f"{klines.path}: no bars {window} (the file covers "
-                        f"{ms_to_iso_z(times[0])} to {ms_to_iso_z(times[-1])})")
+    first, stop = window_bounds(times, start_ms, end_ms, str(klines.path))
     if first == 0 and stop == len(times):
         return klines
     return dataclasses.replace(

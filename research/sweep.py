@@ -51,8 +51,9 @@ def run_sweep(spec: ResearchSpec, base: AppConfig, datasets: dict[str, LoadedDat
               runner: Runner) -> SweepResult:
     units = [(datasets[d.name], w) for d in spec.datasets for w in spec.windows]
     if spec.method == "optuna":
+        search = OptunaSearch(spec.params, spec.seed)   # refuses first if optuna is missing
         runner.expect(spec.trials * len(units))
-        scored = search_optuna(spec, base, units, runner, datasets)
+        scored = search_optuna(search, spec, base, units, runner, datasets)
     else:
         configs = candidates(spec)
         tasks = plan(base, configs, units)
@@ -81,13 +82,13 @@ def _dsr(row: dict, trial_sharpes: list) -> float | None:
     return None if dsr is None else float(f"{dsr:.6g}")
 
 
-def search_optuna(spec: ResearchSpec, base: AppConfig, units: list[tuple[LoadedDataset, Window]],
-                  runner: Runner, datasets: dict[str, LoadedDataset]) -> list[Scored]:
-    """``spec.trials`` configurations asked of optuna in batches, each scored on ``units`` and
-    told back before the next batch is asked (none when there are no units)."""
+def search_optuna(search: OptunaSearch, spec: ResearchSpec, base: AppConfig,
+                  units: list[tuple[LoadedDataset, Window]], runner: Runner,
+                  datasets: dict[str, LoadedDataset]) -> list[Scored]:
+    """``spec.trials`` configurations asked of ``search`` in batches, each scored on ``units``
+    and told back before the next batch is asked (none when there are no units)."""
     from research.space import OPTUNA_BATCH
 
-    search = OptunaSearch(spec.params, spec.seed)
     scored: list[Scored] = []
     while units and len(scored) < spec.trials:
         asked = search.ask(min(OPTUNA_BATCH, spec.trials - len(scored)))

@@ -44,6 +44,7 @@ from research.data import LoadedDataset, covers, dataset_span, window_klines
 from research.evaluate import Scored, plan, rank, score_planned
 from research.execute import Runner
 from research.objective import calmar_ratio, deflated_sharpe_ratio, objective_value
+from research.space import OptunaSearch
 from research.spec import ResearchSpec, Window
 from research.sweep import candidates, search_optuna
 from research.tasks import METRIC_KEYS, decode_curve
@@ -192,7 +193,8 @@ def _train_optuna(spec, base, datasets, runner, folds, members, tests: int
     runner.expect(spec.trials * sum(len(m) for m in members.values()) + tests)
     for fold in folds:
         units = [(datasets[name], fold.train) for name in members[fold.index]]
-        scored = search_optuna(spec, base, units, runner, datasets)
+        scored = search_optuna(OptunaSearch(spec.params, spec.seed), spec, base, units, runner,
+                               datasets)
         outcomes.append(FoldOutcome(fold, members[fold.index], rank(scored)))
     return outcomes
 
