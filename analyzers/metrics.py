@@ -410,7 +410,8 @@ def summarize(
         "trades": len(trades),
         "initial_equity": _sig(initial_equity, 10),
         "final_equity": _sig(final, 10),
-        "equity_curve": [[d, _sig(v, 10)] for d, v in zip(dates, curve.to_numpy().tolist())],
+        "equity_curve": [[d, _sig(v, 10)]
+                         for d, v in zip(dates, curve.to_numpy().tolist(), strict=True)],
     }
     return report
 
@@ -449,7 +450,8 @@ def _time_ms(value: Any) -> int:
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             raise ValueError(f"trade time {value!r} is naive; use tz-aware UTC datetimes")
         return int(pd.Timestamp(value).value // 1_000_000)  # .value is always ns
-    raise TypeError(f"trade time must be a tz-aware datetime, ISO string or int ms, not {type(value).__name__}")
+    raise TypeError(f"trade time must be a tz-aware datetime, ISO string or int ms, "
+                    f"not {type(value).__name__}")
 
 
 def _clean_returns(returns: Any) -> np.ndarray:
@@ -508,7 +510,8 @@ def _sig(x: float | None, digits: int = 6) -> float | None:
 
 __all__ = [
     "DAYS_PER_YEAR", "SUMMARY_KEYS", "average_holding_hours", "average_r_multiple", "buy_hold",
-    "buy_hold_return_pct", "buy_hold_returns", "cagr_pct", "daily_equity", "daily_returns", "drawdown_series",
-    "expectancy", "exposure_pct", "max_drawdown_pct", "probabilistic_sharpe_ratio",
-    "profit_factor", "sharpe_ratio", "sortino_ratio", "summarize", "total_return_pct", "win_rate",
+    "buy_hold_return_pct", "buy_hold_returns", "cagr_pct", "daily_equity", "daily_returns",
+    "drawdown_series", "expectancy", "exposure_pct", "max_drawdown_pct",
+    "probabilistic_sharpe_ratio", "profit_factor", "sharpe_ratio", "sortino_ratio", "summarize",
+    "total_return_pct", "win_rate",
 ]

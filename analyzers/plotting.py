@@ -183,7 +183,8 @@ def _bar_ms(report: Mapping[str, Any], prices: Mapping[str, pd.DataFrame]) -> in
     return 0
 
 
-def _symbol_trades(trades: Iterable[Mapping[str, Any]], symbol: str, single: bool) -> list[Mapping[str, Any]]:
+def _symbol_trades(trades: Iterable[Mapping[str, Any]], symbol: str,
+                   single: bool) -> list[Mapping[str, Any]]:
     out = []
     for t in trades:
         sym = t.get("symbol")
@@ -356,7 +357,8 @@ def _per_bar_equity(times_ms: Any, values: Any, bar_ms: int,
     t = np.asarray(times_ms, dtype=np.int64).reshape(-1)
     v = np.asarray(values, dtype=float).reshape(-1)
     if len(t) != len(v):
-        raise ValueError(f"equity_times_ms and equity_values differ in length ({len(t)} vs {len(v)})")
+        raise ValueError(f"equity_times_ms and equity_values differ in length "
+                         f"({len(t)} vs {len(v)})")
     keep = np.isfinite(v)
     t, v = t[keep], v[keep]
     order = np.argsort(t, kind="stable")
@@ -482,7 +484,7 @@ def backtest_figure(report: Mapping[str, Any], prices: Mapping[str, pd.DataFrame
     for i in range(len(ratios)):
         axes.append(fig.add_subplot(gs[i, 0], sharex=axes[0] if axes else None))
 
-    for ax, symbol in zip(axes[:n_price], symbols):
+    for ax, symbol in zip(axes[:n_price], symbols, strict=True):
         _draw_price_panel(ax, symbol, prices.get(symbol),
                           _symbol_trades(trade_list, symbol, single=n_price == 1), int(bar_ms))
     _draw_equity_panels(axes[-2], axes[-1], x_eq, eq, initial, per_bar)
@@ -529,7 +531,8 @@ def plot_backtest(report: Mapping[str, Any], prices: Mapping[str, pd.DataFrame],
     """
     out = Path(os.fspath(path))
     if out.suffix.lower() != ".png":
-        raise ValueError(f"plot_backtest writes PNG only: path must end in '.png', got {str(out)!r}")
+        raise ValueError(f"plot_backtest writes PNG only: path must end in '.png', "
+                         f"got {str(out)!r}")
     fig = backtest_figure(report, prices, equity_times_ms=equity_times_ms,
                           equity_values=equity_values, bar_ms=bar_ms)
     fig.savefig(out, format="png", dpi=DPI)

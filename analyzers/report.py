@@ -23,7 +23,8 @@ TRADE_KEYS = ("symbol", "side", "entry_time", "exit_time", "entry_price", "exit_
 
 
 def report_value(value: Any) -> Any:
-    """Floats in reports keep 10 significant digits (enough for prices and sizes, no float noise)."""
+    """Floats in reports keep 10 significant digits (enough for prices and sizes, no float
+    noise)."""
     return float(f"{value:.10g}") if isinstance(value, float) else value
 
 

@@ -117,7 +117,8 @@ def main(argv=None) -> int:
         rounds.append({part: run_part(part, args.data) for part in PARTS})
         r = rounds[-1]
         print(f"round {i + 1}/{args.repeat}: empty {r['empty']['cpu_s']:.2f} s, strategy "
-              f"{r['strategy']['cpu_s']:.2f} s, stock {r['stock']['cpu_s']:.2f} s (CPU)", flush=True)
+              f"{r['strategy']['cpu_s']:.2f} s, stock {r['stock']['cpu_s']:.2f} s (CPU)",
+              flush=True)
 
     def median(part, key):
         return statistics.median(r[part][key] for r in rounds)
@@ -145,7 +146,8 @@ def main(argv=None) -> int:
     ratio_ok = same_feed <= TARGET_RATIO
     rss_ok = strategy_rss < TARGET_RSS_MB
     trades_ok = len(outcomes) == 1
-    print(f"\nratio strategy / empty, same ArrayFeed: {same_feed:.3f} CPU ({same_feed_wall:.3f} wall)"
+    print(f"\nratio strategy / empty, same ArrayFeed: {same_feed:.3f} CPU "
+          f"({same_feed_wall:.3f} wall)"
           f"  target <= {TARGET_RATIO}: {'met' if ratio_ok else 'MISSED'}")
     print(f"ratio strategy / empty, stock PandasData: {stock_feed:.3f} CPU (for scale)")
     print(f"peak RSS of the strategy run: {strategy_rss:.0f} MB  target < {TARGET_RSS_MB:.0f} MB: "

@@ -1,4 +1,5 @@
-"""Feed throughput: load the 1m year, then run an empty strategy over it with PandasData and ArrayFeed.
+"""Feed throughput: load the 1m year, then run an empty strategy over it with PandasData and
+ArrayFeed.
 
 Run by hand from the repository root: ``python benchmarks/bench_feed.py [--repeat N]``.
 Reads ``../shared/data/BTCUSDT_spot_1m_2023-01-01_2023-12-31.csv.gz`` (525,520 bars). Each run is a
@@ -35,7 +36,7 @@ def timed_run(make_feed) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if not DATA.exists():
@@ -48,14 +49,17 @@ def main() -> int:
         klines = load_klines(DATA)
         load_times.append(time.perf_counter() - began)
     bars = klines.bars()
-    print(f"load_klines {DATA.name}: {len(bars):,} bars, best {min(load_times):.3f} s of {args.repeat}")
+    print(f"load_klines {DATA.name}: {len(bars):,} bars, best {min(load_times):.3f} s "
+          f"of {args.repeat}")
 
-    pandas_s = min(timed_run(lambda: bt.feeds.PandasData(dataname=klines.frame)) for _ in range(args.repeat))
+    pandas_s = min(timed_run(lambda: bt.feeds.PandasData(dataname=klines.frame))
+                   for _ in range(args.repeat))
     array_s = min(timed_run(lambda: ArrayFeed(bars=bars)) for _ in range(args.repeat))
     print(f"empty run, PandasData: {pandas_s:.2f} s ({pandas_s / len(bars) * 1e6:.1f} µs/bar)")
     print(f"empty run, ArrayFeed:  {array_s:.2f} s ({array_s / len(bars) * 1e6:.1f} µs/bar)")
     speed_up = pandas_s / array_s
-    print(f"ArrayFeed speed-up: {speed_up:.2f}x (target >= 2x): {'met' if speed_up >= 2 else 'MISSED'}")
+    print(f"ArrayFeed speed-up: {speed_up:.2f}x (target >= 2x): "
+          f"{'met' if speed_up >= 2 else 'MISSED'}")
     return 0 if speed_up >= 2 else 1
 
 

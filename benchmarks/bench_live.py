@@ -194,7 +194,7 @@ def bench_latency(args, results: dict) -> None:
                 server.publish(1)
                 t_sent = time.perf_counter()
                 with cond:
-                    ok = cond.wait_for(lambda: open_ms in seen, timeout=5.0)
+                    ok = cond.wait_for(lambda open_ms=open_ms: open_ms in seen, timeout=5.0)
                 if not ok:
                     timeouts += 1
                     continue
@@ -228,8 +228,8 @@ def bench_latency(args, results: dict) -> None:
     print(f"    {'frame written -> decision':34s} {p50:8.2f} {p99:8.2f} {mx:8.2f}")
     print(f"    {'publish() called -> decision':34s} {q50:8.2f} {q99:8.2f} {qmx:8.2f}")
     print(f"    {'publish() itself (3 frames)':34s} {b50:8.2f} {b99:8.2f} {bmx:8.2f}")
-    hours = [x for x, h in zip(lat_sent, hour_close) if h]
-    minutes = [x for x, h in zip(lat_sent, hour_close) if not h]
+    hours = [x for x, h in zip(lat_sent, hour_close, strict=True) if h]
+    minutes = [x for x, h in zip(lat_sent, hour_close, strict=True) if not h]
     if hours:
         h50, h99, hmx, _ = stats_ms(hours)
         print(f"    {'  bars closing a 1h signal bar':34s} {h50:8.2f} {h99:8.2f} {hmx:8.2f}"
@@ -261,8 +261,9 @@ def _print_warmup(seen: dict[int, float], warmup_s: float) -> None:
     tail = len(opens) - 1 - last_hour
     tail_s = times[-1] - times[last_hour]
     head_s = times[last_hour] - times[0]
-    print(f"    of which: first {last_hour + 1} bars (up to the last complete 1h bar) in {head_s:.2f} s; "
-          f"the {tail} bar(s) after it in {tail_s:.2f} s ({tail_s / tail * 1000:.0f} ms/bar)")
+    print(f"    of which: first {last_hour + 1} bars (up to the last complete 1h bar) "
+          f"in {head_s:.2f} s; the {tail} bar(s) after it in {tail_s:.2f} s "
+          f"({tail_s / tail * 1000:.0f} ms/bar)")
 
 
 # ------------------------------------------------------------- 2 + 3. memory and idle CPU
@@ -323,7 +324,8 @@ def _last_closed_bar_ms(db_path: Path) -> int | None:
 
 def bench_process(args, results: dict) -> None:
     print(f"\n[2+3] python -m runners.live_paper as a subprocess: {args.sub_history} history bars "
-          f"(warm-up), then {args.sub_bars} bars {args.gap_ms:.0f} ms apart, then {args.idle_s:.0f} s idle")
+          f"(warm-up), then {args.sub_bars} bars {args.gap_ms:.0f} ms apart, "
+          f"then {args.idle_s:.0f} s idle")
     bars = load_klines(DATA).bars()
     server = FakeBinance({SYMBOL: bars}, interval="1m", speed=None,
                          history_bars=args.sub_history).start()
@@ -399,8 +401,9 @@ def bench_process(args, results: dict) -> None:
         threads = status.get("Threads", "?")
         caught = ("strategy caught up " + (f"{catch_s:.2f} s after the last publish" if catch_s
                   is not None else "NOT within 60 s (no equity snapshot for the last hour)"))
+        closed = "= last published" if delivered == last_ms else f"{delivered} != {last_ms}"
         print(f"    published {published} bars in {published_s:.1f} s; {caught}; status row "
-              f"last closed bar {'= last published' if delivered == last_ms else f'{delivered} != {last_ms}'}")
+              f"last closed bar {closed}")
         print(f"    CPU while publishing + catching up: {pub_cpu:.2f} s in {pub_wall:.1f} s "
               f"({pub_cpu / max(published, 1) * 1000:.1f} ms per bar, 3 frames each)")
         print(f"    VmRSS {rss_kib / 1024:.1f} MB, VmHWM (peak) {hwm_kib / 1024:.1f} MB, "
@@ -468,7 +471,8 @@ def _log_problems(log_file: Path, out_file: Path):
     if not lines:
         return None
     bad = [line for line in lines
-           if " WARNING " in line or " ERROR " in line or " CRITICAL " in line or "Traceback" in line]
+           if " WARNING " in line or " ERROR " in line or " CRITICAL " in line
+           or "Traceback" in line]
     if out_file.exists() and log_file.exists():  # a crash before logging was set up only shows here
         extra = [line for line in out_file.read_text(errors="replace").splitlines()
                  if line.startswith(("Traceback", "error:"))]
@@ -515,13 +519,16 @@ def main() -> int:
     lat, rss, idle, ext = (results.get(k) for k in ("latency", "rss", "idle", "exit"))
     rows = [
         ("latency p99 (frame -> decision)", f"{lat['p99']:.2f} ms (n={lat['n']})" if lat else "-",
-         f"< {TARGET_P99_MS:.0f} ms", None if not lat else lat["p99"] < TARGET_P99_MS and lat["enough"]),
-        ("resident memory (VmRSS)", f"{rss['rss_mb']:.1f} MB (peak {rss['hwm_mb']:.1f})" if rss else "-",
+         f"< {TARGET_P99_MS:.0f} ms",
+         None if not lat else lat["p99"] < TARGET_P99_MS and lat["enough"]),
+        ("resident memory (VmRSS)",
+         f"{rss['rss_mb']:.1f} MB (peak {rss['hwm_mb']:.1f})" if rss else "-",
          f"< {TARGET_RSS_MB:.0f} MB", None if not rss else rss["rss_mb"] < TARGET_RSS_MB),
         ("idle CPU", f"{idle['pct']:.2f} %" if idle else "-", f"< {TARGET_IDLE_CPU_PCT:.0f} %",
          None if not idle else idle["pct"] < TARGET_IDLE_CPU_PCT),
         ("SIGTERM exit", "-" if not ext else
-         f"code {ext['code']}" + (f" in {ext['seconds']:.2f} s" if ext["seconds"] is not None else ""),
+         f"code {ext['code']}"
+         + (f" in {ext['seconds']:.2f} s" if ext["seconds"] is not None else ""),
          f"0 within {TARGET_EXIT_S:.0f} s", None if not ext else ext["code"] == 0),
     ]
     print(f"\n{'measure':34s} {'value':28s} {'target':16s} result")
@@ -537,7 +544,7 @@ def main() -> int:
     for name, _value, target, ok in rows:
         print(f"{name} {target}: {verdict(ok)}")
     asked = [not args.skip_latency] + [not args.skip_process] * 3  # one per row, in order
-    failed = [name for (name, _value, _target, ok), wanted in zip(rows, asked)
+    failed = [name for (name, _value, _target, ok), wanted in zip(rows, asked, strict=True)
               if wanted and not ok]  # missed, or asked for and not measured
     return 1 if failed else 0
 

@@ -56,34 +56,43 @@ def time_package(df: pd.DataFrame, lookback: int, repeat: int) -> float:
         smc.ob(frame, swings)
         smc.fvg(frame)
 
-    run(df.iloc[:2000].reset_index(drop=True))  # warm-up (0.0.27 has no numba, but pays first-call costs)
+    # warm-up (0.0.27 has no numba, but pays first-call costs)
+    run(df.iloc[:2000].reset_index(drop=True))
     seconds, _ = best_of(repeat, lambda: run(df))
     return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="exit codes: 0 ok, 2 usage error")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="OHLCV csv(.gz) with open,high,low,close")
-    parser.add_argument("--lookback", type=_positive_int, default=5, help="swing lookback N (default 5)")
-    parser.add_argument("--repeat", type=_positive_int, default=3, help="timing runs, best kept (default 3)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="exit codes: 0 ok, 2 usage error")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="OHLCV csv(.gz) with open,high,low,close")
+    parser.add_argument("--lookback", type=_positive_int, default=5,
+                        help="swing lookback N (default 5)")
+    parser.add_argument("--repeat", type=_positive_int, default=3,
+                        help="timing runs, best kept (default 3)")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--package-bars", type=_positive_int, default=100_000, help="bars to time the package on")
-    group.add_argument("--package-full", action="store_true", help="time the package on the whole series")
+    group.add_argument("--package-bars", type=_positive_int, default=100_000,
+                       help="bars to time the package on")
+    group.add_argument("--package-full", action="store_true",
+                       help="time the package on the whole series")
     group.add_argument("--no-package", action="store_true", help="skip the package")
     args = parser.parse_args(argv)
     if not args.data.exists():
-        print(f"error: {args.data} not found (the benchmark reads ../shared/data; pass --data PATH)",
-              file=sys.stderr)
+        print(f"error: {args.data} not found (the benchmark reads ../shared/data; "
+              f"pass --data PATH)", file=sys.stderr)
         return 2
 
     df = pd.read_csv(args.data)
-    cols = [np.ascontiguousarray(df[k].to_numpy(dtype=np.float64)) for k in ("open", "high", "low", "close")]
+    cols = [np.ascontiguousarray(df[k].to_numpy(dtype=np.float64))
+            for k in ("open", "high", "low", "close")]
     n = len(df)
     params = SmcParams(swing_lookback=args.lookback)
     detect_smc(*(c[:5000] for c in cols), params)  # warm-up
     ours_s, res = best_of(args.repeat, lambda: detect_smc(*cols, params))
     print(f"data: {args.data.resolve()}  ({n:,} bars), params: {params}")
-    print(f"detect_smc           : {n:>9,} bars  {ours_s:8.3f} s  {n / ours_s:>13,.0f} bars/s  (best of {args.repeat})")
+    print(f"detect_smc           : {n:>9,} bars  {ours_s:8.3f} s  {n / ours_s:>13,.0f} bars/s  "
+          f"(best of {args.repeat})")
     counts = {
         "swings": len(res.swings),
         "breaks": len(res.breaks),
@@ -109,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")
         pkg_s = time_package(frame, args.lookback, 1 if m > 200_000 else args.repeat)
     rate = m / pkg_s
-    note = "" if m == n else f"  (timed on the first {m:,} bars, extrapolated linearly to {n:,}: a lower bound)"
+    note = "" if m == n else (f"  (timed on the first {m:,} bars, extrapolated linearly to {n:,}: "
+                              f"a lower bound)")
     print(f"smartmoneyconcepts   : {m:>9,} bars  {pkg_s:8.3f} s  {rate:>13,.0f} bars/s{note}")
     full_est = n / rate
     print(f"package, whole series: {'measured' if m == n else 'estimated'} {full_est:.2f} s")

@@ -1,4 +1,5 @@
-"""``Bars``: one symbol's candles as plain numpy arrays, the hand-off format between loaders and feeds.
+"""``Bars``: one symbol's candles as plain numpy arrays, the hand-off format between loaders and
+feeds.
 
 Every array has one element per bar, in time order. ``open_time_ms`` is the bar's OPEN time in UTC
 milliseconds (Binance convention); the bar covers ``[open_time_ms, open_time_ms + timeframe_ms)``.
@@ -78,7 +79,8 @@ class Bars:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, timeframe_ms: int) -> Bars:
-        """From a frame with a UTC ``DatetimeIndex`` of open times and open/high/low/close/volume columns."""
+        """From a frame with a UTC ``DatetimeIndex`` of open times and open/high/low/close/volume
+        columns."""
         index = frame.index
         import pandas as pd  # here, not at the top: the live engine never loads pandas (~80 MB)
 

@@ -31,8 +31,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config_engine import (Fail, build, error, fraction, in_range, leaf_rows, num, one_of,
-                                plain, prefixed, read_yaml, reject_secrets, show, spec)
+from core.config_engine import (
+    Fail,
+    build,
+    error,
+    fraction,
+    in_range,
+    leaf_rows,
+    num,
+    one_of,
+    plain,
+    prefixed,
+    read_yaml,
+    reject_secrets,
+    show,
+    spec,
+)
 from core.exchange_rules import quote_problem
 from core.timeframes import BINANCE_INTERVALS, timeframe_ms
 
@@ -47,7 +61,8 @@ DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
 def _interval(v: str) -> str | None:
     if v in BINANCE_INTERVALS:
         return None
-    return f"unknown timeframe {show(v)}; expected a Binance interval: {', '.join(BINANCE_INTERVALS)}"
+    return (f"unknown timeframe {show(v)}; expected a Binance interval: "
+            f"{', '.join(BINANCE_INTERVALS)}")
 
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
@@ -59,7 +74,8 @@ def _symbol(sym: str) -> str | None:
         return quote_problem(sym)
     fixed = re.sub(r"[/\-_: ]", "", sym.strip()).upper()
     if sym != sym.upper() and _SYMBOL_RE.match(fixed):
-        return "must be upper case, e.g. BTCUSDT" + ("" if fixed == "BTCUSDT" else f"; write {fixed}")
+        return ("must be upper case, e.g. BTCUSDT"
+                + ("" if fixed == "BTCUSDT" else f"; write {fixed}"))
     if _SYMBOL_RE.match(fixed):
         return f"must be the Binance symbol without separators, e.g. BTCUSDT (write {fixed})"
     return "must be 2 to 20 upper-case letters or digits, e.g. BTCUSDT"
@@ -86,7 +102,8 @@ _SQLITE_EXAMPLE = "sqlite:///state/paper_trading.db"
 
 def _sqlite_url(v: str) -> str | None:
     if not v.startswith("sqlite://"):
-        return f"must start with sqlite:// (only SQLite is supported), e.g. {_SQLITE_EXAMPLE}; got {show(v)}"
+        return (f"must start with sqlite:// (only SQLite is supported), e.g. {_SQLITE_EXAMPLE}; "
+                f"got {show(v)}")
     if v.startswith("sqlite:///") and not v[len("sqlite:///"):].strip():
         return f"{show(v)} names no database file; write e.g. {_SQLITE_EXAMPLE}"
     return None
@@ -403,7 +420,8 @@ def load_config(path: str | os.PathLike | None = None) -> AppConfig:
 
 
 def apply_overrides(config: AppConfig, dotted: Mapping[str, object]) -> AppConfig:
-    """A re-validated copy of ``config`` with keys replaced, e.g. {"strategy.signal_timeframe": "1h"}."""
+    """A re-validated copy of ``config`` with keys replaced, e.g.
+    {"strategy.signal_timeframe": "1h"}."""
     data = config.as_dict()
     for key, value in dotted.items():
         parts = key.split(".")

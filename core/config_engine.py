@@ -116,7 +116,8 @@ def one_of(*choices: str, hints: Mapping[str, str] | None = None) -> Check:
     def check(v: Any) -> str | None:
         if v in choices:
             return None
-        return (hints or {}).get(v) or f"unknown value {show(v)}; expected one of {', '.join(choices)}"
+        return ((hints or {}).get(v)
+                or f"unknown value {show(v)}; expected one of {', '.join(choices)}")
 
     return check
 
@@ -257,8 +258,10 @@ def _coerce(key: str, tp: Any, value: Any, names: Check | None = None) -> Any:
     if tp is str:
         if isinstance(value, str):
             return value
-        raise Fail(key, _type_problem("a string", value, "YAML reads yes/no/on/off/true/false as "
-                                      "booleans; quote the value" if isinstance(value, bool) else ""))
+        raise Fail(key, _type_problem("a string", value,
+                                      "YAML reads yes/no/on/off/true/false as "
+                                      "booleans; quote the value"
+                                      if isinstance(value, bool) else ""))
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if tp is int and is_number and isinstance(value, int):
         return value
@@ -310,8 +313,10 @@ def _unknown_key(key: str, prefix: str, known: list[str]) -> Fail:
     what = "key" if prefix else "section"
     close = difflib.get_close_matches(key, known, n=1)
     if close:
-        return Fail(f"{prefix}.{key}" if prefix else key, f"unknown {what} (did you mean {close[0]}?)")
-    return Fail(f"{prefix}.{key}" if prefix else key, f"unknown {what}; expected one of {', '.join(known)}")
+        return Fail(f"{prefix}.{key}" if prefix else key,
+                    f"unknown {what} (did you mean {close[0]}?)")
+    return Fail(f"{prefix}.{key}" if prefix else key,
+                f"unknown {what}; expected one of {', '.join(known)}")
 
 
 # ------------------------------------------------------------------------------ introspection

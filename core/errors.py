@@ -22,8 +22,8 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError", "DataError", "EXIT_BAD_INPUT", "EXIT_CHECK_FAILED", "EXIT_INTERNAL",
-    "EXIT_INTERRUPTED", "EXIT_NOT_READY", "EXIT_OK", "InternalError", "RateLimited", "SmcError", "TemporaryError",
-    "UserInputError",
+    "EXIT_INTERRUPTED", "EXIT_NOT_READY", "EXIT_OK", "InternalError", "RateLimited", "SmcError",
+    "TemporaryError", "UserInputError",
 ]
 
 EXIT_OK = 0

@@ -63,7 +63,8 @@ def _to_step(x: float, step: float, direction) -> float:
 
 
 def floor_to_step(x: float, step: float) -> float:
-    """The largest multiple of ``step`` <= ``x`` (``x`` itself when it is one, despite float noise)."""
+    """The largest multiple of ``step`` <= ``x`` (``x`` itself when it is one, despite float
+    noise)."""
     return _to_step(x, step, math.floor)
 
 

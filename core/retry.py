@@ -33,7 +33,8 @@ class Stopped(Exception):
 
 @dataclass(frozen=True)
 class Backoff:
-    """Capped exponential back-off with jitter; ``delay(n)`` is the wait before retry n (0-based)."""
+    """Capped exponential back-off with jitter; ``delay(n)`` is the wait before retry n
+    (0-based)."""
 
     base_s: float = 0.5
     cap_s: float = 30.0

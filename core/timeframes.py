@@ -14,7 +14,8 @@ BINANCE_INTERVALS = (
 
 
 def timeframe_ms(timeframe: str) -> int:
-    """Length of one bar of ``timeframe`` in ms; ValueError for anything Binance does not publish."""
+    """Length of one bar of ``timeframe`` in ms; ValueError for anything Binance does not
+    publish."""
     if timeframe not in BINANCE_INTERVALS:
         raise ValueError(
             f"unknown timeframe {timeframe!r}; expected one of {', '.join(BINANCE_INTERVALS)}"

@@ -1,4 +1,5 @@
-"""Time helpers used across the layers: UTC epoch milliseconds <-> ISO text and backtrader day numbers.
+"""Time helpers used across the layers: UTC epoch milliseconds <-> ISO text and backtrader day
+numbers.
 
 Every time inside the engine is UTC epoch milliseconds (``*_ms``). Two text forms leave it:
 
@@ -43,12 +44,14 @@ _FRACTION_BITS = 33
 
 
 def date2num_ms(epoch_ms: np.ndarray) -> np.ndarray:
-    """``backtrader.date2num`` of the naive-UTC datetimes of ``epoch_ms``, vectorized, bit-identical.
+    """``backtrader.date2num`` of the naive-UTC datetimes of ``epoch_ms``, vectorized,
+    bit-identical.
 
-    ``date2num`` returns ``math.fsum((ordinal, hour/24, minute/1440, second/86400, microsecond/86.4e9))``:
-    the exactly rounded sum. For an ordinal in [2**19, 2**20) the float64 grid is 2**-33 and the
-    integer ordinal sits on it, so the result is the ordinal plus the time-of-day terms' exact sum
-    rounded (half to even) to a multiple of 2**-33. That rounding depends only on the time of day, so it
+    ``date2num`` returns
+    ``math.fsum((ordinal, hour/24, minute/1440, second/86400, microsecond/86.4e9))``: the exactly
+    rounded sum. For an ordinal in [2**19, 2**20) the float64 grid is 2**-33 and the integer
+    ordinal sits on it, so the result is the ordinal plus the time-of-day terms' exact sum rounded
+    (half to even) to a multiple of 2**-33. That rounding depends only on the time of day, so it
     is computed exactly once per distinct time of day (at most 1,440 for minute bars).
     """
     epoch_ms = np.asarray(epoch_ms, dtype=np.int64)
@@ -65,7 +68,8 @@ def num_to_ms(num):
     """Inverse of ``date2num_ms``: backtrader float datetime(s) -> UTC epoch ms (rounded)."""
     if isinstance(num, float):
         return int(round((num - _UNIX_EPOCH_ORDINAL) * _DAY_MS))
-    return np.rint((np.asarray(num, dtype=np.float64) - _UNIX_EPOCH_ORDINAL) * _DAY_MS).astype(np.int64)
+    return np.rint((np.asarray(num, dtype=np.float64) - _UNIX_EPOCH_ORDINAL)
+                   * _DAY_MS).astype(np.int64)
 
 
 def _day_fraction(ms_of_day: int) -> float:

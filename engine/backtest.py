@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import backtrader as bt
 import numpy as np
@@ -87,8 +87,8 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
     signal_ms = timeframe_ms(signal_tf)
     if signal_ms < exec_ms or signal_ms % exec_ms:
         raise UserInputError(
-            f"strategy.signal_timeframe {signal_tf} must be a whole multiple of the data's interval "
-            f"{exec_tf}; use data of {signal_tf} or finer")
+            f"strategy.signal_timeframe {signal_tf} must be a whole multiple of the data's "
+            f"interval {exec_tf}; use data of {signal_tf} or finer")
 
     cerebro = bt.Cerebro(stdstats=False, runonce=False, preload=True)
     cerebro.broker = BarBroker()
@@ -121,7 +121,8 @@ def run_backtest(config, klines_by_symbol: Mapping[str, Klines],
         log.info("%s order rules: tick %g, step %g, min qty %g, min notional %g USDT", symbol,
                  r.tick_size, r.lot_step, r.min_qty, r.min_notional)
     log.info("Backtest: %s, execution %s, signals %s, %s", ", ".join(exec_bars), exec_tf, signal_tf,
-             "; ".join(f"{s}: {len(k.frame)} bars {k.frame.index[0]:%Y-%m-%d} .. {k.frame.index[-1]:%Y-%m-%d}"
+             "; ".join(f"{s}: {len(k.frame)} bars "
+                       f"{k.frame.index[0]:%Y-%m-%d} .. {k.frame.index[-1]:%Y-%m-%d}"
                        for s, k in klines_by_symbol.items()))
     for name, analyzer in (analyzers or {}).items():
         cerebro.addanalyzer(analyzer, _name=name)

@@ -60,7 +60,8 @@ def format_summary(report: dict) -> str:
     rows = [
         ("Symbols", ", ".join(report["symbols"])),
         ("Period", f"{report['start'][:16]} -> {report['end'][:16]} UTC"),
-        ("Bars", f"{report['bars']:,} x {report['timeframe']} (signals on {report['signal_timeframe']})"),
+        ("Bars", f"{report['bars']:,} x {report['timeframe']} "
+                 f"(signals on {report['signal_timeframe']})"),
         ("Initial equity", fmt(report["initial_equity"], suffix=" USDT")),
         ("Final equity", fmt(report["final_equity"], suffix=" USDT")),
         ("Total return", fmt(report["total_return_pct"], suffix=" %")),
@@ -70,7 +71,8 @@ def format_summary(report: dict) -> str:
         ("Sortino", fmt(report["sortino"], "{:.2f}")),
         ("Max drawdown", fmt(report["max_drawdown_pct"], suffix=" %")),
         ("Trades", f"{report['trades']:,}"),
-        ("Win rate", fmt(None if report["win_rate"] is None else report["win_rate"] * 100, suffix=" %")),
+        ("Win rate", fmt(None if report["win_rate"] is None else report["win_rate"] * 100,
+                         suffix=" %")),
         ("Profit factor", fmt(report["profit_factor"], "{:.2f}")),
         ("Expectancy", fmt(report["expectancy"], suffix=" USDT/trade")),
         ("Average R", fmt(report.get("avg_r_multiple"), "{:.2f}")),
@@ -115,7 +117,8 @@ def _write_outputs(args, result, klines: dict) -> None:
 
 
 def configure_logging(quiet: bool, verbose: bool, default_level: str = "INFO") -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else getattr(logging, default_level)
+    level = (logging.WARNING if quiet else logging.DEBUG if verbose
+             else getattr(logging, default_level))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr, force=True)
     if not verbose:

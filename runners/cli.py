@@ -47,7 +47,8 @@ log = logging.getLogger("smc.cli")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line (exit code 2), like every other input error."""
+    """argparse that reports a usage error in one line (exit code 2), like every other input
+    error."""
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
@@ -71,7 +72,8 @@ def iso_date(text: str):
     try:
         stamp = pd.Timestamp(text)
     except (ValueError, TypeError):
-        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (expected e.g. 2023-01-01)")
+        raise argparse.ArgumentTypeError(
+            f"not an ISO date: {text!r} (expected e.g. 2023-01-01)") from None
     if stamp is pd.NaT:
         raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (expected e.g. 2023-01-01)")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

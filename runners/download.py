@@ -49,7 +49,8 @@ def _timeframe(text: str) -> str:
 def _symbol(text: str) -> str:
     symbol = text.strip().upper()
     if not symbol.isalnum():
-        raise argparse.ArgumentTypeError(f"bad symbol {text!r}: expected a Binance id such as BTCUSDT")
+        raise argparse.ArgumentTypeError(f"bad symbol {text!r}: "
+                                         f"expected a Binance id such as BTCUSDT")
     return symbol
 
 
@@ -60,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         "0 ok (also when nothing was new); 1 internal or network error; 2 bad input (arguments, "
         "config, unknown symbol, unreadable --out file); 130 interrupted")
     parser.add_argument("--symbol", required=True, type=_symbol, help="Binance id, e.g. BTCUSDT")
-    parser.add_argument("--timeframe", required=True, type=_timeframe, help="kline interval, e.g. 1h")
+    parser.add_argument("--timeframe", required=True, type=_timeframe,
+                        help="kline interval, e.g. 1h")
     parser.add_argument("--from", dest="start", type=iso_date,
                         help="first bar, ISO date (UTC); required unless --out exists (then the "
                              "download resumes after its last bar)")
@@ -80,9 +82,10 @@ def format_rows(bars) -> str:
     """Normalized CSV lines (no header) for ``bars``; floats in their shortest round-trip form."""
     stamps = pd.to_datetime(bars.open_time_ms, unit="ms").strftime("%Y-%m-%dT%H:%M:%SZ")
     return "".join(
-        f"{stamp},{o!r},{h!r},{l!r},{c!r},{v!r}\n"
-        for stamp, o, h, l, c, v in zip(stamps, bars.open.tolist(), bars.high.tolist(),
-                                        bars.low.tolist(), bars.close.tolist(), bars.volume.tolist())
+        f"{stamp},{o!r},{h!r},{lo!r},{c!r},{v!r}\n"
+        for stamp, o, h, lo, c, v in zip(stamps, bars.open.tolist(), bars.high.tolist(),
+                                         bars.low.tolist(), bars.close.tolist(),
+                                         bars.volume.tolist(), strict=True)
     )
 
 
@@ -185,8 +188,9 @@ def download(symbol: str, timeframe: str, out: Path, rest_url: str, start_ms: in
         since_ms = start_ms
     else:
         if start_ms is not None and start_ms > resume_ms:
-            raise UserInputError(f"--from {ms_to_iso_z(start_ms)} would leave a hole after the last bar of "
-                                 f"{out} ({ms_to_iso_z(resume_ms - timeframe_ms(timeframe))})")
+            raise UserInputError(f"--from {ms_to_iso_z(start_ms)} would leave a hole after the "
+                                 f"last bar of {out} "
+                                 f"({ms_to_iso_z(resume_ms - timeframe_ms(timeframe))})")
         since_ms = resume_ms
         log.info("%s: resuming after its last bar, from %s", out, ms_to_iso_z(resume_ms))
     if end_ms is not None and since_ms >= end_ms:
@@ -194,7 +198,8 @@ def download(symbol: str, timeframe: str, out: Path, rest_url: str, start_ms: in
         return 0
 
     exchange = make_exchange(rest_url)
-    retry_transient(lambda: ccxt_symbol(exchange, symbol), what="the markets")  # BadSymbolError early
+    # BadSymbolError early
+    retry_transient(lambda: ccxt_symbol(exchange, symbol), what="the markets")
     now_ms = retry_transient(lambda: fetch_server_time(exchange), what="the server time")
     stop_ms = min(now_ms, end_ms) if end_ms is not None else now_ms
     log.info("downloading %s %s from %s to %s from %s", symbol, timeframe, ms_to_iso_z(since_ms),
@@ -220,7 +225,8 @@ def download(symbol: str, timeframe: str, out: Path, rest_url: str, start_ms: in
         raise
     if appender is None:
         if resume_ms is None:
-            raise UserInputError(f"no closed {symbol} {timeframe} bars from {ms_to_iso_z(since_ms)} "
+            raise UserInputError(f"no closed {symbol} {timeframe} bars "
+                                 f"from {ms_to_iso_z(since_ms)} "
                                  f"to {ms_to_iso_z(stop_ms)} on {rest_url}")
         log.info("%s: no new closed bar yet", out)
         return 0

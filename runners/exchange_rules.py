@@ -1,4 +1,5 @@
-"""``python -m runners.exchange_rules``: refresh the exchange rules snapshot from a live exchangeInfo.
+"""``python -m runners.exchange_rules``: refresh the exchange rules snapshot from a live
+exchangeInfo.
 
     python -m runners.exchange_rules --out data/exchange_rules.json [--symbols BTCUSDT ETHUSDT]
 
@@ -65,7 +66,8 @@ def refresh_snapshot(rest_url: str, symbols: list[str], out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr, force=True)
     return run_cli(lambda: _run(args), logger=log)
 

@@ -118,7 +118,8 @@ def write_report(config, path: str, run_id: int | None, db_option: str) -> None:
 
 
 def _check_arguments(args) -> None:
-    replay_only = {"--speed": args.speed is not None, "--history-bars": args.history_bars is not None,
+    replay_only = {"--speed": args.speed is not None,
+                   "--history-bars": args.history_bars is not None,
                    "--resume": args.resume}
     if not args.replay:
         given = [name for name, used in replay_only.items() if used]

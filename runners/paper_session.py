@@ -89,7 +89,7 @@ class AccountLock:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+")
+        self._fh = open(self.path, "a+")  # noqa: SIM115 - held open (and locked) until release()
         try:
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -141,8 +141,9 @@ class PaperSession:
         self.signal_interval = config.strategy.signal_timeframe
         binance = config.exchanges.binance
         if timeframe_ms(self.signal_interval) % timeframe_ms(self.exec_interval):
-            raise UserInputError(f"strategy.signal_timeframe {self.signal_interval} must be a whole "
-                                 f"multiple of the execution interval {self.exec_interval}")
+            raise UserInputError(f"strategy.signal_timeframe {self.signal_interval} must be a "
+                                 f"whole multiple of the execution interval "
+                                 f"{self.exec_interval}")
         self.db_option = db_option
         self._lock = AccountLock(config.database.url, db_option)
         try:
@@ -327,7 +328,7 @@ class PaperSession:
                 if time.monotonic() >= next_log:
                     next_log = time.monotonic() + self.heartbeat_log_s
                     log.info(self._heartbeat_line(streams))
-            except Exception:  # noqa: BLE001 - the status thread must never take the engine down
+            except Exception:  # the status thread must never take the engine down
                 log.exception("could not publish the market status")
 
     def _heartbeat_line(self, streams: dict) -> str:

@@ -58,7 +58,8 @@ class Replay:
         self.speed = speed
         total = len(np.unique(np.concatenate([b.open_time_ms for b in self.bars.values()])))
         if not 0 <= history_bars < total:
-            raise UserInputError(f"--history-bars {history_bars}: must be between 0 and {total - 1}")
+            raise UserInputError(f"--history-bars {history_bars}: "
+                                 f"must be between 0 and {total - 1}")
         self.server = FakeBinance(self.bars, interval=self.interval, speed=None,
                                   history_bars=history_bars).start()
         self.done = threading.Event()

@@ -79,13 +79,15 @@ class DailyLossGuard:
         if self._locked_day != day and self.day_pnl <= -self.max_daily_loss:
             self._locked_day = day
             log.warning(
-                "DAILY LOSS LIMIT REACHED: day P&L %.2f USDT <= -%.2f; no new entries until 00:00 UTC",
+                "DAILY LOSS LIMIT REACHED: day P&L %.2f USDT <= -%.2f; "
+                "no new entries until 00:00 UTC",
                 self.day_pnl, self.max_daily_loss)
 
     def check(self, now_ms: int) -> Denial | None:
         day = now_ms // DAY_MS          # the day an order placed now would trade in
         if self._locked_day == day:
-            return Denial("daily_loss", f"daily loss limit reached (day P&L {self.day_pnl:.2f} USDT)",
+            return Denial("daily_loss",
+                          f"daily loss limit reached (day P&L {self.day_pnl:.2f} USDT)",
                           until_ms=(day + 1) * DAY_MS)
         return None
 

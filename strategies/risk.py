@@ -67,7 +67,8 @@ class SizingDecision:
 
 
 def loss_per_unit(entry: float, stop: float, side: int, limits: SizingLimits) -> float:
-    """USDT lost per unit of base asset if a position entered at ``entry`` is stopped at ``stop``."""
+    """USDT lost per unit of base asset if a position entered at ``entry`` is stopped at
+    ``stop``."""
     if side == LONG:
         stop_fill = stop * (1.0 - limits.slippage_rate)
         move = entry - stop_fill

@@ -74,7 +74,7 @@ class SetupParams:
     tick_size: float = 0.0             # the symbol's price step (StrategySettings.setup_for)
 
     @classmethod
-    def from_config(cls, config) -> "SetupParams":
+    def from_config(cls, config) -> SetupParams:
         """Build from an ``AppConfig``."""
         s = config.smc
         return cls(
@@ -201,11 +201,13 @@ def find_setups(open_, high, low, close, params: SetupParams = SetupParams(),
         reasons = [f"{'bullish' if side > 0 else 'bearish'} order block "
                    f"[{bottom:g}, {top:g}] tapped {age} bar(s) after the break"]
         score = CONFIDENCE_WEIGHTS["base"]
-        if not np.isnan(mean_body[brk]) and body[brk] >= params.displacement_factor * mean_body[brk]:
+        if (not np.isnan(mean_body[brk])
+                and body[brk] >= params.displacement_factor * mean_body[brk]):
             score += CONFIDENCE_WEIGHTS["displacement"]
             reasons.append(f"displacement: break body {body[brk] / mean_body[brk]:.1f}x average")
         ob_index = int(ob["index"])
-        if np.any((fvgs["direction"] == side) & (fvgs["index"] > ob_index) & (fvgs["index"] <= brk)):
+        if np.any((fvgs["direction"] == side) & (fvgs["index"] > ob_index)
+                  & (fvgs["index"] <= brk)):
             score += CONFIDENCE_WEIGHTS["fvg"]
             reasons.append("fair value gap left by the impulse")
         if np.any((sweeps["direction"] == side) & (sweeps["index"] >= int(ob["swing_index"]))
@@ -273,7 +275,8 @@ class SetupTracker:
                 self._by_bar.setdefault(s.known_at, []).append(s)
         self._buffer: list[tuple[float, float, float, float]] = []
 
-    def on_bar(self, index: int, bar: tuple[float, float, float, float] | None = None) -> list[Setup]:
+    def on_bar(self, index: int,
+               bar: tuple[float, float, float, float] | None = None) -> list[Setup]:
         """Setups known at the close of signal bar ``index``; ``bar`` = (o, h, l, c) when live."""
         if self._preloaded is not None:
             return self._by_bar.get(index, [])

@@ -44,12 +44,21 @@ from datetime import timedelta
 
 import backtrader as bt
 
-from core.records import (ExitReason, OrderRole, OrderSide, OrderStatus, OrderType, Side,
-                          TradeRecord)
+from core.records import ExitReason, OrderRole, OrderSide, OrderStatus, OrderType, Side, TradeRecord
 from core.timeframes import signal_feed_name
 from core.times import ms_to_iso, num_to_ms
-from strategies.events import (BracketSubmitted, CancelEvent, EquityPoint, ExitEvent, FillEvent,
-                               NullSink, OrderInfo, OrderUpdate, PositionAdopted, SignalEvent)
+from strategies.events import (
+    BracketSubmitted,
+    CancelEvent,
+    EquityPoint,
+    ExitEvent,
+    FillEvent,
+    NullSink,
+    OrderInfo,
+    OrderUpdate,
+    PositionAdopted,
+    SignalEvent,
+)
 from strategies.gate import ALWAYS_OPEN
 from strategies.guards import DailyLossGuard, DataGapGuard, max_positions_denial
 from strategies.risk import size_position
@@ -312,7 +321,8 @@ class SmcStrategy(bt.Strategy):
         if setup.skip_reason:
             return setup.skip_reason
         if setup.confidence < settings.confidence_threshold:
-            # Printed at the precision confidence is kept at (6 decimals): never "0.700 below 0.700".
+            # Printed at the precision confidence is kept at (6 decimals):
+            # never "0.700 below 0.700".
             return (f"confidence {_decimals(setup.confidence)} below threshold "
                     f"{_decimals(settings.confidence_threshold)}")
         if setup.side < 0 and not settings.allow_short:

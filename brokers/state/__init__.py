@@ -8,10 +8,33 @@ and ``select()`` over the models, one session per request.
 
 from .db import init_db, session_factory, sqlite_path
 from .migrations import SCHEMA_VERSION, SchemaVersionError
-from .models import (Account, Base, EquitySnapshot, FeedEvent, Fill, MarketStatus, Order,
-                     OrderEvent, Run, Signal, Trade, to_utc)
-from .store import (AccountRow, FeedEventRow, FillRow, MarketRow, OrderEventRow, OrderRow,
-                    OrderSpec, RunRow, SignalRow, StateStore, TradeRow)
+from .models import (
+    Account,
+    Base,
+    EquitySnapshot,
+    FeedEvent,
+    Fill,
+    MarketStatus,
+    Order,
+    OrderEvent,
+    Run,
+    Signal,
+    Trade,
+    to_utc,
+)
+from .store import (
+    AccountRow,
+    FeedEventRow,
+    FillRow,
+    MarketRow,
+    OrderEventRow,
+    OrderRow,
+    OrderSpec,
+    RunRow,
+    SignalRow,
+    StateStore,
+    TradeRow,
+)
 
 __all__ = [
     "SCHEMA_VERSION", "SchemaVersionError", "init_db", "session_factory", "sqlite_path",

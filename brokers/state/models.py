@@ -16,10 +16,9 @@ classes describe the newest version (a test checks that the migrated schema matc
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import (Boolean, Float, ForeignKey, Integer, MetaData, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -33,7 +32,7 @@ NAMING_CONVENTION = {
 
 def to_utc(ms: int | None) -> datetime | None:
     """Epoch milliseconds -> timezone-aware UTC datetime (None stays None)."""
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 class Base(DeclarativeBase):

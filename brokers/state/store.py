@@ -44,13 +44,35 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from core.bars import Bars
-from core.records import (FeedStatus, OrderRole, OrderSide, OrderStatus, OrderTerms, OrderType,
-                          RunMode, RunStatus, Side, TradeRecord, TradeStatus, trade_pnl)
+from core.records import (
+    FeedStatus,
+    OrderRole,
+    OrderSide,
+    OrderStatus,
+    OrderTerms,
+    OrderType,
+    RunMode,
+    RunStatus,
+    Side,
+    TradeRecord,
+    TradeStatus,
+    trade_pnl,
+)
 from core.timeframes import timeframe_ms
 
 from .db import init_db, session_factory
-from .models import (Account, EquitySnapshot, FeedEvent, Fill, MarketStatus, Order, OrderEvent,
-                     Run, Signal, Trade)
+from .models import (
+    Account,
+    EquitySnapshot,
+    FeedEvent,
+    Fill,
+    MarketStatus,
+    Order,
+    OrderEvent,
+    Run,
+    Signal,
+    Trade,
+)
 
 # The allowed values of the status-like columns: the enums of core.records, as plain strings.
 TRADE_SIDES = tuple(Side)

@@ -8,7 +8,8 @@ with an ``as_of(cut)`` method and dataclass fields holding numpy arrays, such as
 
 Usage::
 
-    problems = prefix_mismatches(lambda o, h, l, c: detect_smc(o, h, l, c, params), (o, h, l, c), range(100, n, 50))
+    problems = prefix_mismatches(lambda o, h, l, c: detect_smc(o, h, l, c, params),
+                                 (o, h, l, c), range(100, n, 50))
     assert not problems, "\\n".join(problems[:5])
 """
 
@@ -38,7 +39,8 @@ def result_differences(prefix, full, label: str = "") -> list[str]:
         where = f"{label}{f.name}"
         if a.dtype.names is None or b.dtype.names is None or a.dtype != b.dtype:
             bad = np.flatnonzero(a != b) if a.shape == b.shape else []
-            first = f", first at bar {bad[0]}: prefix {a[bad[0]]} vs full {b[bad[0]]}" if len(bad) else ""
+            first = (f", first at bar {bad[0]}: prefix {a[bad[0]]} vs full {b[bad[0]]}"
+                     if len(bad) else "")
             problems.append(f"{where}: prefix len {len(a)} vs full len {len(b)}{first}")
             continue
         m = min(len(a), len(b))
@@ -48,7 +50,8 @@ def result_differences(prefix, full, label: str = "") -> list[str]:
             problems.append(f"{where}: row {i} differs: prefix {_row(a, i)} vs full {_row(b, i)}")
         else:
             longer, name = (a, "prefix") if len(a) > len(b) else (b, "full")
-            problems.append(f"{where}: only the {name} run has {_row(longer, m)} (and {abs(len(a) - len(b)) - 1} more)")
+            problems.append(f"{where}: only the {name} run has {_row(longer, m)} "
+                            f"(and {abs(len(a) - len(b)) - 1} more)")
     return problems
 
 

@@ -136,17 +136,21 @@ def _as_bars(name: str, values) -> np.ndarray:
 def detect_smc(open, high, low, close, params: SmcParams = SmcParams()) -> SmcResult:
     """Run all SMC detectors on one OHLC series (float 1-D arrays of equal length, any length >= 0).
 
-    >>> res = detect_smc(df.open.values, df.high.values, df.low.values, df.close.values, SmcParams(swing_lookback=3))
+    >>> res = detect_smc(df.open.values, df.high.values, df.low.values, df.close.values,
+    ...                  SmcParams(swing_lookback=3))
     >>> res.breaks[res.breaks["kind"] == 1]["index"]     # bars where a CHOCH closed
     >>> res.as_of(1000)                                   # what was known at bar 1000's close
     """
     if not isinstance(params, SmcParams):
         raise TypeError(f"params must be an SmcParams, got {type(params).__name__}")
-    o, h, lo, c = (_as_bars(k, v) for k, v in zip(("open", "high", "low", "close"), (open, high, low, close)))
+    o, h, lo, c = (_as_bars(k, v)
+                   for k, v in zip(("open", "high", "low", "close"), (open, high, low, close),
+                                   strict=True))
     n = len(c)
     if not (len(o) == len(h) == len(lo) == n):
         raise ValueError(f"open/high/low/close lengths differ: {len(o)}, {len(h)}, {len(lo)}, {n}")
-    if n and not (np.isfinite(o).all() and np.isfinite(h).all() and np.isfinite(lo).all() and np.isfinite(c).all()):
+    if n and not (np.isfinite(o).all() and np.isfinite(h).all() and np.isfinite(lo).all()
+                  and np.isfinite(c).all()):
         raise ValueError("OHLC contains NaN or inf; drop or interpolate those bars first")
 
     tables = TableCache(high=h, low=lo, close=c)

@@ -42,7 +42,8 @@ FVG_DTYPE = np.dtype(
 )
 
 
-def find_fvgs(high: np.ndarray, low: np.ndarray, tables: TableCache, fill: str = "full") -> np.ndarray:
+def find_fvgs(high: np.ndarray, low: np.ndarray, tables: TableCache,
+              fill: str = "full") -> np.ndarray:
     """All fair value gaps of the series; ``tables`` must hold "high" and "low"."""
     n = len(high)
     if n < 3:

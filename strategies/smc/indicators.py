@@ -36,8 +36,8 @@ class SwingIndicator(bt.Indicator):
 
     lines = ("swing_high", "swing_low")
     params = (("lookback", 5),)
-    plotinfo = dict(subplot=False)
-    plotlines = dict(swing_high=dict(ls="--"), swing_low=dict(ls="--"))
+    plotinfo = {"subplot": False}
+    plotlines = {"swing_high": {"ls": "--"}, "swing_low": {"ls": "--"}}
 
     def __init__(self) -> None:
         SmcParams(swing_lookback=self.p.lookback)  # validates the lookback

@@ -81,7 +81,8 @@ def first_crossing(table: SparseTable, lo, hi, level, op: str) -> np.ndarray:
     if table.kind != need:
         raise ValueError(f"op {op!r} needs a {need!r} table, got a {table.kind!r} table")
     lo, hi, level = np.broadcast_arrays(
-        np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64), np.asarray(level, dtype=np.float64)
+        np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64),
+        np.asarray(level, dtype=np.float64)
     )
     if lo.size == 0 or table.n == 0:
         return np.full(lo.shape, NOT_FOUND, dtype=np.int64)
@@ -106,7 +107,8 @@ def first_crossing(table: SparseTable, lo, hi, level, op: str) -> np.ndarray:
 
 
 def range_argextreme(x: np.ndarray, lo, hi, kind: str) -> np.ndarray:
-    """Index of the min (``kind="min"``) or max (``"max"``) of ``x[lo..hi]`` (inclusive), latest on ties.
+    """Index of the min (``kind="min"``) or max (``"max"``) of ``x[lo..hi]`` (inclusive), latest
+    on ties.
 
     Every range must be non-empty and inside x. Cost: log2(longest range) numpy passes over x
     to build an index sparse table, then O(1) vectorized work per query.

@@ -5,7 +5,8 @@ Definition adopted:
 * The *active* swing high at bar t is the most recently confirmed swing high, i.e. the one with
   the largest ``known_at < t`` (a swing confirmed at the close of bar t becomes active from bar
   t + 1). A newer confirmation replaces it, whether the old one was broken or not. So swing high
-  k is active on the bars ``(known_at[k], known_at[k+1]]`` (to the end of the data for the last one).
+  k is active on the bars ``(known_at[k], known_at[k+1]]`` (to the end of the data for the last
+  one).
 * It is broken at the first bar t of that window with ``close[t] > level`` (``break_on="close"``) or
   ``high[t] > level`` (``break_on="wick"``); each swing breaks at most once. Swing lows mirrored
   (``close[t] < level`` or ``low[t] < level``). Breaks therefore do not depend on the bias.
@@ -31,7 +32,8 @@ import numpy as np
 from .search import TableCache, first_crossing
 from .swings import SWING_HIGH, SWING_LOW
 
-__all__ = ["BREAK_DTYPE", "BOS", "CHOCH", "BULLISH", "BEARISH", "active_windows", "find_breaks", "bias_from_breaks"]
+__all__ = ["BREAK_DTYPE", "BOS", "CHOCH", "BULLISH", "BEARISH", "active_windows", "find_breaks",
+           "bias_from_breaks"]
 
 BULLISH = 1
 BEARISH = -1
@@ -79,7 +81,8 @@ def find_breaks(
     n: int,
     break_on: str = "close",
 ) -> np.ndarray:
-    """All BOS/CHOCH events of the series; ``tables`` must hold "close" (and "high"/"low" for wick)."""
+    """All BOS/CHOCH events of the series; ``tables`` must hold "close" (and "high"/"low" for
+    wick)."""
     parts = []
     for kind, direction in ((SWING_HIGH, BULLISH), (SWING_LOW, BEARISH)):
         side, at = _first_breaks(swings, tables, n, kind, break_on)
@@ -107,7 +110,8 @@ def find_breaks(
 
 
 def bias_from_breaks(breaks: np.ndarray, n: int) -> np.ndarray:
-    """Per-bar bias after each bar's close: the direction of the last break at or before it (0 before any)."""
+    """Per-bar bias after each bar's close: the direction of the last break at or before it (0
+    before any)."""
     last = np.searchsorted(breaks["index"], np.arange(n), side="right") - 1
     bias = np.zeros(n, dtype=np.int8)
     has = last >= 0

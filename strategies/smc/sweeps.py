@@ -11,8 +11,8 @@ Definition adopted (swing highs mirrored):
   Buy-side sweep (``direction = -1``, bearish): ``high[t] > level`` and ``close[t] < level``.
 * Each swing is swept at most once (the first qualifying bar).
 
-When known: at the sweeping bar's close (``known_at = index``). Output: :data:`SWEEP_DTYPE` sorted by
-(index, direction) (a buy-side sweep before a sell-side sweep on the same outside bar).
+When known: at the sweeping bar's close (``known_at = index``). Output: :data:`SWEEP_DTYPE` sorted
+by (index, direction) (a buy-side sweep before a sell-side sweep on the same outside bar).
 
 Search: repeated vectorized rounds of "first wick beyond the level" over all still-open swings; a
 swing needs another round only when its first wick closed exactly on (or, in wick mode, beyond)
@@ -30,7 +30,8 @@ from .swings import SWING_HIGH, SWING_LOW
 __all__ = ["SWEEP_DTYPE", "find_sweeps"]
 
 SWEEP_DTYPE = np.dtype(
-    [("index", "i8"), ("known_at", "i8"), ("direction", "i1"), ("level", "f8"), ("swing_index", "i8")]
+    [("index", "i8"), ("known_at", "i8"), ("direction", "i1"), ("level", "f8"),
+     ("swing_index", "i8")]
 )
 
 
@@ -66,7 +67,8 @@ def find_sweeps(
             t = first_crossing(table, start[todo], hi[todo], level[todo], op)
             found = t >= 0
             t_c = np.where(found, t, 0)
-            closes_back = close[t_c] > level[todo] if kind == SWING_LOW else close[t_c] < level[todo]
+            closes_back = (close[t_c] > level[todo] if kind == SWING_LOW
+                           else close[t_c] < level[todo])
             ok = found & closes_back
             swept[todo[ok]] = t[ok]
             retry = found & ~closes_back

@@ -53,7 +53,8 @@ def find_swings(high: np.ndarray, low: np.ndarray, lookback: int) -> np.ndarray:
     lo_idx = np.flatnonzero(_pivot_mask(low, lookback, False)) + lookback
     out = np.empty(len(hi_idx) + len(lo_idx), dtype=SWING_DTYPE)
     index = np.concatenate([hi_idx, lo_idx])
-    kind = np.concatenate([np.full(len(hi_idx), SWING_HIGH, np.int8), np.full(len(lo_idx), SWING_LOW, np.int8)])
+    kind = np.concatenate([np.full(len(hi_idx), SWING_HIGH, np.int8),
+                           np.full(len(lo_idx), SWING_LOW, np.int8)])
     price = np.concatenate([high[hi_idx], low[lo_idx]])
     order = np.lexsort((-kind, index))  # by index, then high (+1) before low (-1)
     out["index"] = index[order]
