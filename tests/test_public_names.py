@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["analyzers", "brokers", "core", "engine", "fake_exchange", "feeds", "klines",
-            "readiness", "research", "status_page", "strategies", "venue"]
+PACKAGES = ["analyzers", "brokers", "brokers.state", "core", "engine", "fake_exchange", "feeds",
+            "klines", "readiness", "research", "status_page", "strategies", "venue"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

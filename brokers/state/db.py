@@ -35,6 +35,8 @@ from core.errors import ConfigError
 
 from .migrations import SCHEMA_VERSION, SchemaVersionError, check_not_newer, migrate
 
+__all__ = ["init_db", "session_factory", "sqlite_path"]
+
 URL_EXAMPLE = "sqlite:///state/paper_trading.db"
 BUSY_TIMEOUT_MS = 5000
 _BEGIN_OPTION = "state_begin"        # execution option read by the "begin" listener

@@ -34,6 +34,8 @@ from sqlalchemy import Connection, Engine
 
 from core.errors import UserInputError
 
+__all__ = ["SCHEMA_VERSION", "SchemaVersionError"]
+
 SCHEMA_VERSION = 3
 SCHEMA_V1 = Path(__file__).with_name("schema_v1.sql")
 

@@ -21,6 +21,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+__all__ = ["Account", "Base", "EquitySnapshot", "FeedEvent", "Fill", "MarketStatus", "Order",
+           "OrderEvent", "Run", "Signal", "Trade", "to_utc"]
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

@@ -60,6 +60,7 @@ from core.records import (
 )
 from core.timeframes import timeframe_ms
 
+from .bar_queries import bars_query
 from .db import init_db, session_factory
 from .models import (
     Account,
@@ -73,6 +74,9 @@ from .models import (
     Signal,
     Trade,
 )
+
+__all__ = ["AccountRow", "FeedEventRow", "FillRow", "MarketRow", "OrderEventRow", "OrderRow",
+           "OrderSpec", "RunRow", "SignalRow", "StateStore", "TradeRow"]
 
 # The allowed values of the status-like columns: the enums of core.records, as plain strings.
 TRADE_SIDES = tuple(Side)
@@ -652,18 +656,10 @@ class StateStore:
              until_ms: int | None = None) -> Bars:
         """The recorded closed bars of ``symbol`` x ``interval``, open times in
         ``[since_ms, until_ms)``, as ``Bars``."""
-        sql = ("SELECT open_time_ms, open, high, low, close, volume FROM bars WHERE account_id = ? "
-               "AND symbol = ? AND interval = ?")
-        params: list[Any] = [account_id, symbol, interval]
-        if since_ms is not None:
-            sql += " AND open_time_ms >= ?"
-            params.append(since_ms)
-        if until_ms is not None:
-            sql += " AND open_time_ms < ?"
-            params.append(until_ms)
+        sql, params = bars_query(account_id, symbol, interval, since_ms=since_ms,
+                                 until_ms=until_ms)
         with self._read.begin() as s:
-            rows = s.connection().exec_driver_sql(sql + " ORDER BY open_time_ms",
-                                                  tuple(params)).fetchall()
+            rows = s.connection().exec_driver_sql(sql, params).fetchall()
         table = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
         return Bars(timeframe_ms(interval), table[:, 0].astype(np.int64), table[:, 1],
                     table[:, 2], table[:, 3], table[:, 4], table[:, 5])
