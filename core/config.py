@@ -51,7 +51,7 @@ from core.exchange_rules import quote_problem
 from core.timeframes import BINANCE_INTERVALS, timeframe_ms
 
 __all__ = ["AppConfig", "DEFAULT_CONFIG_PATH", "RETIRED", "apply_overrides", "config_from_dict",
-           "load_config", "reference_rows", "reference_table"]
+           "default_config_path", "load_config", "reference_rows", "reference_table"]
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
 
@@ -412,9 +412,16 @@ def config_from_dict(data: dict, source: str = "<dict>") -> AppConfig:
     return cfg
 
 
+def default_config_path() -> Path:
+    """``config.yaml`` in the current folder when there is one (a user's own settings, beside
+    the state and logs the runners write there), else the project's own ``config.yaml``."""
+    here = Path("config.yaml")
+    return here if here.is_file() else DEFAULT_CONFIG_PATH
+
+
 def load_config(path: str | os.PathLike | None = None) -> AppConfig:
-    """Read, validate and return the config at ``path`` (default: config.yaml at the repo root)."""
-    file = DEFAULT_CONFIG_PATH if path is None else Path(path)
+    """Read, validate and return the config at ``path`` (default: ``default_config_path()``)."""
+    file = default_config_path() if path is None else Path(path)
     data = read_yaml(file, str(file))
     return config_from_dict({} if data is None else data, source=str(file))  # None: only comments
 

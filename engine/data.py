@@ -79,6 +79,10 @@ def data_spec(spec: str, option: str) -> tuple[str, Path]:
 
     symbol, sep, path = spec.partition("=")
     if not sep:
+        if not Path(spec).exists():
+            raise UserInputError(f"{option} {spec}: file not found")
+        if Path(spec).is_dir():
+            raise UserInputError(f"{option} {spec}: is a folder, not a kline file")
         path, symbol = spec, symbol_from_filename(spec)
         if not symbol:
             raise UserInputError(f"{option} {spec}: cannot tell the symbol from the file name; "

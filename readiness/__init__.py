@@ -19,7 +19,8 @@ from typing import Any
 _HOMES = {
     "NOT_READY": "readiness.criteria", "READY": "readiness.criteria",
     "PaperRecord": "readiness.record", "Readiness": "readiness.assess",
-    "assess": "readiness.assess", "load_record": "readiness.record",
+    "assess": "readiness.assess", "latest_report_paths": "readiness.latest",
+    "load_record": "readiness.record",
     "real_mode_gate": "readiness.gate", "to_html": "readiness.render",
     "to_json": "readiness.render", "to_markdown": "readiness.render",
 }

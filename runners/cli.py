@@ -34,7 +34,7 @@ from core.errors import (
     UserInputError,
 )
 
-__all__ = ["OneLineErrorParser", "config_notices", "iso_date", "prepare_output",
+__all__ = ["CONFIG_HELP", "OneLineErrorParser", "config_notices", "iso_date", "prepare_output",
            "run_cli", "runner_parser"]
 
 SPOT_SHORT_NOTICE = (
@@ -42,6 +42,9 @@ SPOT_SHORT_NOTICE = (
     "short trades are simulated as if the asset could be borrowed and sold at the same fees and "
     "slippage, with no borrowing interest and no margin calls; real spot trading cannot place them")
 
+
+CONFIG_HELP = ("YAML config (default: config.yaml in the current folder, else the project's "
+               "own)")
 
 log = logging.getLogger("smc.cli")
 
@@ -61,7 +64,7 @@ def runner_parser(module: str, description: str, exit_codes: str, *,
     parser = OneLineErrorParser(prog=f"python -m runners.{module}", description=description,
                                 epilog=f"exit codes: {exit_codes}")
     if config:
-        parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
+        parser.add_argument("--config", default=None, help=CONFIG_HELP)
     return parser
 
 

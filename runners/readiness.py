@@ -9,8 +9,9 @@ thresholds (``readiness.criteria``), shows the statistical evidence and the drif
 backtest replayed on the recorded bars, adds backtest evidence in-sample and out-of-sample (the
 reports given, or a fresh backtest of the config over its bundled history), prints the criteria
 and the one-line verdict, and writes the report: ``--out`` (HTML or Markdown, by suffix),
-``--json``, and always a copy of the latest report next to the database file,
-``readiness-latest.html`` and ``readiness-latest.json`` (the status page links to them).
+``--json``, and always a copy of the latest report next to the database file and named after
+it, ``paper_trading-readiness.html`` and ``.json`` for ``paper_trading.db`` (the status page of
+that database links to them).
 
 Exit codes: 0 READY, 1 NOT READY, 2 bad input. An internal error also exits 1 (with "internal
 error" on stderr): only 0 means READY.
@@ -28,10 +29,8 @@ from pathlib import Path
 
 from core.config import apply_overrides, load_config
 from core.errors import EXIT_NOT_READY, EXIT_OK, UserInputError
+from readiness.latest import latest_report_paths
 from runners.cli import prepare_output, run_cli, runner_parser
-
-LATEST_HTML = "readiness-latest.html"
-LATEST_JSON = "readiness-latest.json"
 
 log = logging.getLogger("smc.readiness")
 
@@ -164,13 +163,13 @@ def _run(args) -> int:
             _write(Path(args.json), data)
     except OSError as exc:
         raise UserInputError(f"{exc.filename}: cannot write: {exc.strerror}") from exc
-    folder = Path(db_path).parent
+    latest_html, latest_json = latest_report_paths(db_path)
     try:
-        _write(folder / LATEST_HTML, page)
-        _write(folder / LATEST_JSON, data)
+        _write(latest_html, page)
+        _write(latest_json, data)
     except OSError as exc:
-        log.warning("could not write the latest report next to the database in %s: %s", folder,
-                    exc.strerror or exc)
+        log.warning("could not write the latest report next to the database in %s: %s",
+                    latest_html.parent, exc.strerror or exc)
     _print_summary(readiness)
     return EXIT_OK if readiness.ready else EXIT_NOT_READY
 

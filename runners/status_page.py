@@ -20,7 +20,7 @@ import sys
 
 from core.config import apply_overrides, load_config
 from core.errors import EXIT_OK, UserInputError
-from runners.cli import OneLineErrorParser, run_cli
+from runners.cli import CONFIG_HELP, OneLineErrorParser, run_cli
 
 log = logging.getLogger("smc.status")
 
@@ -39,7 +39,7 @@ def build_parser() -> OneLineErrorParser:
         description="Serve the read-only status page and JSON API of the paper-trading engine.",
         epilog="exit codes: 0 stopped; 1 internal error; 2 bad input (config, --db, a "
                "non-loopback host without a token, a port in use)")
-    parser.add_argument("--config", default=None, help="YAML config (default: config.yaml)")
+    parser.add_argument("--config", default=None, help=CONFIG_HELP)
     parser.add_argument("--threads", type=_threads, default=THREADS, metavar="N",
                         help=f"worker threads answering requests, 1 to 32 (default {THREADS})")
     parser.add_argument("--db", metavar="URL",

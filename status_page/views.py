@@ -28,16 +28,14 @@ from typing import Any
 from core.records import FeedStatus, RunMode, RunStatus, Side
 from core.timeframes import DAY_MS, timeframe_ms
 from core.times import ms_to_iso
+from readiness.latest import latest_report_paths
 
 from . import queries
 from .database import MISSING, StateDatabase, Unavailable
 from .record import RecordCache, RecordKey
 from .zones import DETECT_BARS, Lru, ZoneCache, smc_params
 
-__all__ = ["BadParameter", "Context", "View", "READINESS_HTML", "READINESS_JSON"]
-
-READINESS_HTML = "readiness-latest.html"
-READINESS_JSON = "readiness-latest.json"
+__all__ = ["BadParameter", "Context", "View"]
 MODE_LABELS = {"real": "REAL", str(RunMode.PAPER): "PAPER", str(RunMode.REPLAY): "REPLAY"}
 
 
@@ -382,24 +380,23 @@ class View:
     # ------------------------------------------------------------------ readiness
     def readiness(self) -> dict[str, Any] | None:
         """The go-live readiness report written next to the database, if there is one."""
-        folder = self.ctx.database.folder
-        path = folder / READINESS_JSON
+        html_path, path = latest_report_paths(self.ctx.database.path)
         if not path.is_file():
             return None
-        html = (folder / READINESS_HTML).is_file()
+        html = html_path.is_file()
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             verdict = data["verdict"]
             generated = int(data["generated_ms"])
             reasons = [str(r) for r in data.get("reasons", [])]
         except (OSError, ValueError, KeyError, TypeError):
-            return {"verdict": None, "error": f"{READINESS_JSON} cannot be read", "html": html}
+            return {"verdict": None, "error": f"{path.name} cannot be read", "html": html}
         return {"verdict": str(verdict), "reasons": reasons, "generated": ms_to_iso(generated),
                 "age_s": _age_s(self.now_ms, generated), "html": html}
 
 
 def readiness_html(database: StateDatabase) -> Path | None:
-    path = database.folder / READINESS_HTML
+    path = latest_report_paths(database.path)[0]
     return path if path.is_file() else None
 
 

@@ -164,6 +164,20 @@ def test_config_overrides_one_symbols_rules(tmp_path):
             and on_grid(t["take_profit"], 1), t
 
 
+def test_config_yaml_of_the_current_folder_is_the_default(tmp_path):
+    """A user's own config.yaml beside where they run is read without --config; a folder
+    without one falls back to the project's."""
+    (tmp_path / "config.yaml").write_text("paper_trading:\n  initial_balance: 5000\n")
+    proc = run_cli("--from", "2023-01-01", "--report-json", "r.json", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["initial_equity"] == 5000
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    proc = run_cli("--from", "2023-01-01", "--report-json", "r.json", "--quiet", cwd=other)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((other / "r.json").read_text())["initial_equity"] == 10000
+
+
 def test_from_to_window(tmp_path):
     proc = run_cli("--from", "2022-01-01", "--to", "2022-02-01",
                    "--report-json", tmp_path / "r.json", "--quiet")
@@ -179,7 +193,9 @@ def test_from_to_window(tmp_path):
     (["--from", "2023-02-01", "--to", "2023-01-01"], "--from"),
     (["--from", "yesterday-ish"], "not an ISO date"),
     (["--plot", "chart.jpg"], "--plot"),
-    (["--data", "weird.csv"], "weird.csv"),
+    (["--data", "weird.csv"], "--data weird.csv: file not found"),
+    (["--data", "nope/BTCUSDT_spot_1h.csv"], "--data nope/BTCUSDT_spot_1h.csv: file not found"),
+    (["--data", "."], "--data .: is a folder, not a kline file"),
     (["--from", "2030-01-01"], "no bars"),
     (["--data", str(WEEK_1M), "--to", "2023-03-20T00:59"], "no complete 1h bar"),
     (["--report-json", "."], "is a folder"),

@@ -106,9 +106,9 @@ def test_a_database_of_replays_only_is_not_ready_no_paper_record(tmp_path):
                                  "replays never count"]
     assert isinstance(report["generated_ms"], int) and report["generated_ms"] > 0
     # the latest copy next to the database, for the status page
-    latest = json.loads((tmp_path / "readiness-latest.json").read_text())
+    latest = json.loads((tmp_path / "replay-readiness.json").read_text())
     assert latest["verdict"] == "NOT READY" and latest["reasons"] == report["reasons"]
-    assert "NOT READY" in (tmp_path / "readiness-latest.html").read_text()
+    assert "NOT READY" in (tmp_path / "replay-readiness.html").read_text()
 
 
 def test_the_report_of_a_record_exits_1_when_not_ready_and_lists_every_criterion(crafted_report):

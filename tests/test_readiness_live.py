@@ -24,6 +24,7 @@ from brokers.state.store import StateStore
 from core.config import load_config
 from core.records import RunMode
 from readiness.drift import HELD_REASON, replay_record
+from readiness.latest import latest_report_paths
 from readiness.record import load_record
 from runners.paper_session import PaperSession
 from runners.replay import Replay
@@ -127,8 +128,10 @@ def test_a_profitable_paper_record_is_ready_and_trades_like_its_backtest(paper):
     assert events and {e.symbol for e in events} == {"BTCUSDT"}
     assert events[-1].status == "LIVE" and 0 < report["record"]["feed_uptime"] < 1
     assert report["record"]["engine_uptime"] == 1.0
-    assert json.loads((db.parent / "readiness-latest.json").read_text())["verdict"] == "READY"
-    assert (db.parent / "readiness-latest.html").read_text().count('id="verdict"') == 1
+    latest_html, latest_json = latest_report_paths(db)
+    assert latest_json.name == f"{db.stem}-readiness.json"
+    assert json.loads(latest_json.read_text())["verdict"] == "READY"
+    assert latest_html.read_text().count('id="verdict"') == 1
 
 
 def test_the_replay_holds_entries_through_the_warm_up_as_the_engine_did(paper):
@@ -179,8 +182,7 @@ def test_the_gate_passes_then_stops_for_want_of_a_real_broker(paper):
     assert "✅ Paper Trading Mode" not in proc.stdout
     assert_no_secret(proc.stdout, proc.stderr, log_text,
                      files=[db, Path(f"{db}-wal"), Path(f"{db}-shm"), log,
-                            db.parent / "readiness-latest.json",
-                            db.parent / "readiness-latest.html"])
+                            *latest_report_paths(db)])
 
 
 @pytest.mark.parametrize("confirm, env, extra, expected", [

@@ -6,6 +6,7 @@ headers, and the figures against the paper report they must equal."""
 import json
 import logging
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -393,9 +394,17 @@ def test_readiness_report_verdict_age_and_page(replay_db, tmp_path, config):
     assert "no readiness report yet" in client.get("/").get_data(as_text=True)
     missing = client.get("/readiness")
     assert missing.status_code == 404 and "no readiness report yet" in missing.get_json()["error"]
-    (tmp_path / "readiness-latest.json").write_text(json.dumps(
+    # a report on another database in the same folder (a replay's) is not this one's
+    (tmp_path / "replay-readiness.json").write_text(json.dumps(
+        {"verdict": "READY", "reasons": [], "generated_ms": 1_700_000_000_000}))
+    (tmp_path / "replay-readiness.html").write_text("<html><body><h1>READY</h1></body></html>")
+    assert "no readiness report yet" in client.get("/").get_data(as_text=True)
+    assert client.get("/readiness").status_code == 404
+    stem = Path(db).stem
+    (tmp_path / f"{stem}-readiness.json").write_text(json.dumps(
         {"verdict": "NOT READY", "reasons": ["too few trades"], "generated_ms": 1_700_000_000_000}))
-    (tmp_path / "readiness-latest.html").write_text("<html><body><h1>NOT READY</h1></body></html>")
+    (tmp_path / f"{stem}-readiness.html").write_text(
+        "<html><body><h1>NOT READY</h1></body></html>")
     page = client.get("/").get_data(as_text=True)
     assert "<strong>NOT READY</strong> · 10 min old" in page and 'href="readiness"' in page
     report = client.get("/readiness")
