@@ -80,14 +80,16 @@ def restore_account(store: StateStore, account_id: int, symbols: Iterable[str],
     return Restored(tuple(positions), tuple(cancelled), tuple(untouched))
 
 
-def check_market_time(positions: Iterable[OpenPosition], market_now_ms: int, where: str) -> None:
-    """Refuse to start when the market's clock is before a held position's entry."""
+def check_market_time(positions: Iterable[OpenPosition], market_now_ms: int, where: str,
+                      fix: str = "use a fresh database") -> None:
+    """Refuse to start when the market's clock is before a held position's entry; ``fix`` says
+    what to do instead."""
     for p in positions:
         if market_now_ms <= p.entry_ms:
             raise UserInputError(
                 f"{where}: the account holds a {p.symbol} position opened at "
                 f"{ms_to_iso(p.entry_ms)} but the market data is at {ms_to_iso(market_now_ms)}: "
-                f"time went backwards (a replay into a used account?); use a fresh database")
+                f"time went backwards (a replay into a used account?); {fix}")
 
 
 def day_start_equity(store: StateStore, account_id: int,

@@ -7,13 +7,13 @@
 
 Live: Binance WebSocket klines (REST warm-up and gap backfill), the backtest's strategy, a paper
 broker whose every order, fill, position, equity point and closed bar is committed to SQLite
-(``database.url``) before the engine goes on; a restart restores the account. If Binance cannot
-be reached at start, it keeps trying (with back-off, each failure logged) until it can or is
-stopped. Ctrl-C or SIGTERM stops within a second or two, whatever is queued; a second Ctrl-C
-exits at once. ``--replay`` serves a kline file from a local Binance-compatible server on
-127.0.0.1 and runs the same live path against it, on a fresh account of its own each time
-(``--resume`` continues the last one); with ``--report-json`` it writes that replay's report
-when done. ``--report-json`` alone only reads the database.
+(``database.url``) before the engine goes on; a restart restores the account. If Binance cannot be
+reached at start, it keeps trying (with back-off, each failure logged) until it can or is stopped.
+Ctrl-C or SIGTERM stops within a second or two, whatever is queued (exit 130 after Ctrl-C, 0 after
+SIGTERM, the service manager's stop); a second Ctrl-C exits at once. ``--replay`` serves a kline
+file from a local Binance-compatible server on 127.0.0.1 and runs the same live path against it, on
+a fresh account of its own each time (``--resume`` continues the last one); with ``--report-json``
+it writes that replay's report when done. ``--report-json`` alone only reads the database.
 
 ``app.mode: real`` goes through the go-live gate (``readiness.gate``): readiness READY computed
 from the database now, ``--confirm-real-money`` on the command line, and the API credentials in
@@ -32,7 +32,7 @@ import threading
 from pathlib import Path
 
 from core.config import apply_overrides, load_config
-from core.errors import EXIT_OK, UserInputError
+from core.errors import EXIT_INTERRUPTED, EXIT_OK, UserInputError
 from core.records import RunMode
 from runners.cli import config_notices, prepare_output, run_cli, runner_parser
 
@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = runner_parser(
         "live_paper", "Live paper trading of the SMC strategy on Binance data.",
         "0 ok (stopped cleanly); 1 internal error, or the exchange failed for good; 2 bad input "
-        "(config, data, arguments, or app.mode real); 130 interrupted")
+        "(config, data, arguments, or app.mode real); 130 interrupted (Ctrl-C; SIGTERM stops "
+        "with 0)")
     parser.add_argument("--replay", metavar="[SYMBOL=]FILE", action="append", default=[],
                         help="serve this kline file from a local Binance-compatible server and "
                              "trade it through the live path (repeat for more symbols); the "
@@ -186,14 +187,16 @@ def main(argv: list[str] | None = None) -> int:
         if replay is not None:
             threading.Thread(target=replay.publish_all, args=(session,), daemon=True,
                              name="replay").start()
-        _stop_on_signals(session)
+        received = _stop_on_signals(session)
         strategy = session.run()
         if strategy is not None:
             log.info("stopped: %d trade(s) closed in this run, %d signal(s)",
                      len(strategy.trades_closed), len(strategy.signals))
         if args.replay and args.report_json:
             write_report(config, args.report_json, session.run_id, db_option)
-        return EXIT_OK
+        # Ctrl-C is an interruption like in every command; SIGTERM is the service manager's
+        # normal stop
+        return EXIT_INTERRUPTED if signal.SIGINT in received else EXIT_OK
 
     try:
         return run_cli(body, logger=log, log_refusals=True)
@@ -202,16 +205,20 @@ def main(argv: list[str] | None = None) -> int:
             replay.close()
 
 
-def _stop_on_signals(session) -> None:
-    """SIGINT/SIGTERM: stop now (the state is saved as it goes); a second Ctrl-C exits at once."""
+def _stop_on_signals(session) -> set[int]:
+    """SIGINT/SIGTERM: stop now (the state is saved as it goes); a second Ctrl-C exits at once.
+    Returns the set the signals received are added to."""
+    received: set[int] = set()
 
     def on_signal(signum, _frame):
         log.info("%s received: stopping (state is saved as it goes)", signal.Signals(signum).name)
+        received.add(signum)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         session.stop()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    return received
 
 
 if __name__ == "__main__":

@@ -213,7 +213,10 @@ class PaperSession:
                     log.info("stopped before the exchange answered")
                     return None
                 market_ms = self.manager.market_time_ms or now_ms
-                check_market_time(restored.positions, market_ms, self.db_option)
+                check_market_time(
+                    restored.positions, market_ms, f"{self.db_option} {self.config.database.url}",
+                    "drop --resume to replay into a fresh account" if self.mode == RunMode.REPLAY
+                    else "use a fresh database")
                 self._status_thread = threading.Thread(target=self._publish_status, daemon=True,
                                                        name="market-status")
                 self._status_thread.start()
@@ -232,8 +235,8 @@ class PaperSession:
                 if self._status_thread is not None:
                     self._status_thread.join(timeout=2)
                 self.store.stop_run(self.run_id, int(self.clock() * 1000), status=status)
-                log.info("Paper run %d %s; state saved in %s", self.run_id, status,
-                         self.config.database.url)
+                log.info("%s run %d %s; state saved in %s", self.mode.capitalize(),
+                         self.run_id, status, self.config.database.url)
         finally:
             self._lock.release()
 

@@ -136,6 +136,10 @@ def _run(args) -> int:
     if db_path is None:
         raise UserInputError(f"{db_option}: the readiness report reads a database file, not an "
                              f"in-memory database")
+    if not args.db and not Path(db_path).is_file():
+        raise UserInputError(f"{db_option}: {db_path} does not exist yet (the paper engine creates "
+                             f"it on its first start); to judge a replay's account instead: "
+                             f"--db sqlite:///state/replay.db")
 
     store = StateStore(config.database.url, readonly=True, option=db_option)
     try:

@@ -199,7 +199,8 @@ def test_stop_within_two_seconds_with_bars_queued(busy, tmp_path, signum):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0
+    # Ctrl-C exits 130 like every command; SIGTERM (the service manager's stop) exits 0
+    assert proc.returncode == (130 if signum == signal.SIGINT else 0)
     assert took < 2.0, f"took {took:.1f} s to stop"
     text = log_file.read_text()
     assert text.count("below --speed") == 1

@@ -234,6 +234,17 @@ def test_research_choice_other_than_the_config_is_noted(crafted, tmp_path):
             "research chose 0.6, the config has 0.7") in notes
 
 
+def test_no_paper_database_yet_points_to_the_replays(tmp_path):
+    """A new user's first run, before the paper engine ever started: one line that says so and
+    how to judge a replay's account instead."""
+    proc = readiness("--config", config_file(tmp_path, tmp_path / "paper_trading.db"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"error: database.url: {tmp_path / 'paper_trading.db'} does not exist yet (the paper "
+        f"engine creates it on its first start); to judge a replay's account instead: "
+        f"--db sqlite:///state/replay.db")
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--out", "report.txt"], "--out report.txt: must end in .html or .md"),
     (["--db", "postgresql://x/y"], "--db: only SQLite is supported"),

@@ -297,6 +297,8 @@ def test_time_going_backwards_is_refused_and_recorded(backtest, tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "time went backwards" in lines[0], proc.stderr
+    assert lines[0].startswith(f"error: --db {db_url}: ")     # the database it means
+    assert lines[0].endswith("drop --resume to replay into a fresh account")   # and the fix
     assert "time went backwards" in (tmp_path / "run2.log").read_text()
     store = StateStore(db_url, readonly=True)
     assert [r.status for r in store.runs()] == ["crashed", "refused"]
