@@ -104,9 +104,10 @@ class Replay:
                 return
             done = self._engine_index(session, times)
             if server.published_index - done >= ahead_limit:
-                if self.slow_warning is None and time.monotonic() - started > 2.0:
-                    elapsed = time.monotonic() - started
-                    rate = max(done - published_at_start, 0) / elapsed
+                elapsed = time.monotonic() - started
+                rate = max(done - published_at_start, 0) / elapsed
+                # said once, and not for a shortfall of a few per cent
+                if self.slow_warning is None and elapsed > 2.0 and rate < 0.95 * self.speed:
                     self.slow_warning = (
                         f"replay: the engine handles about {rate:.0f} bars/s, below --speed "
                         f"{self.speed:g}; the replay goes at the engine's pace")
