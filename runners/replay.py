@@ -105,7 +105,7 @@ class Replay:
             done = self._engine_index(session, times)
             if server.published_index - done >= ahead_limit:
                 elapsed = time.monotonic() - started
-                rate = max(done - published_at_start, 0) / elapsed
+                rate = max(done - published_at_start, 0) / max(elapsed, 1e-9)
                 # said once, and not for a shortfall of a few per cent
                 if self.slow_warning is None and elapsed > 2.0 and rate < 0.95 * self.speed:
                     self.slow_warning = (
