@@ -508,13 +508,9 @@ def epoch_to_ms(values: np.ndarray, digits: int, row_numbers: np.ndarray, row_wo
     elif factor == 1:
         milliseconds = values
     else:
+        _refuse_fractional_ms(values % factor != 0, row_numbers, row_word, name,
+                              lambda i: f"{values[i]} ({unit})")
         milliseconds = values // factor
-        fractional = values % factor != 0
-        if fractional.any():
-            bad = int(np.flatnonzero(fractional)[0])
-            raise DataError(f"{where(name, row_word, int(row_numbers[bad]))}: "
-                            f"open time {values[bad]} ({unit}) is not a whole millisecond, "
-                            "so not on any kline grid")
     _check_plausible(milliseconds, row_numbers, row_word, name,
                      lambda i: f"{values[i]} read as {unit} (unit chosen from the first row's "
                                f"{digits} digits)")
@@ -544,15 +540,22 @@ def _datetime_index_to_ms(index: pd.DatetimeIndex, row_numbers, row_word: str,
     if per_ms is None:
         milliseconds = ticks * 1000
     else:
-        fractional = ticks % per_ms != 0
-        if fractional.any():
-            bad = int(np.flatnonzero(fractional)[0])
-            raise DataError(f"{where(name, row_word, int(row_numbers[bad]))}: "
-                            f"open time {index[bad]} is not a whole millisecond, "
-                            "so not on any kline grid")
+        _refuse_fractional_ms(ticks % per_ms != 0, row_numbers, row_word, name,
+                              lambda i: str(index[i]))
         milliseconds = ticks // per_ms
     _check_plausible(milliseconds, row_numbers, row_word, name, lambda i: str(index[i]))
     return milliseconds.astype(np.int64, copy=False)
+
+
+def _refuse_fractional_ms(fractional: np.ndarray, row_numbers, row_word: str, name: str,
+                          describe) -> None:
+    """A ``DataError`` naming the first row whose open time (``describe(i)``) is not a whole
+    millisecond."""
+    if fractional.any():
+        bad = int(np.flatnonzero(fractional)[0])
+        raise DataError(f"{where(name, row_word, int(row_numbers[bad]))}: "
+                        f"open time {describe(bad)} is not a whole millisecond, "
+                        "so not on any kline grid")
 
 
 def _check_plausible(milliseconds: np.ndarray, row_numbers, row_word: str, name: str,
