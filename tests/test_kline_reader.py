@@ -537,3 +537,16 @@ def test_crlf_bom_and_quotes_are_fine(tmp_path):
     text = "\ufeff" + (HEADER + quoted).replace("\n", "\r\n")
     klines = load_klines(write(tmp_path, "crlf-1m.csv", text))
     assert klines.frame["close"].tolist() == [105, 105.5, 106, 107]
+
+
+@pytest.mark.parametrize("first, bad, shown", [
+    # epochs in microseconds (16 digits): one is not a whole millisecond
+    ("1672531200000000", "1672531260000500", "line 3: open time 1672531260000500 (us)"),
+    # ISO times with a sub-millisecond part
+    ("2023-01-01T00:00:00Z", "2023-01-01T00:01:00.0005Z",
+     "line 3: open time 2023-01-01 00:01:00.000500"),
+])
+def test_open_time_not_a_whole_millisecond_names_its_line(tmp_path, first, bad, shown):
+    rows = [f"{first},100,101,99,100.5,1", f"{bad},105,106,104,105.5,2"]
+    path = write(tmp_path, "frac-1m.csv", HEADER + "\n".join(rows) + "\n")
+    assert_data_error(path, shown, "is not a whole millisecond, so not on any kline grid")
