@@ -2,27 +2,13 @@
 (``python -m runners.live_paper --replay`` of the bundled 1m week with a busy config), and small
 helpers to derive other databases from it with plain SQL (a running engine, a stale feed...)."""
 
-import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WEEK_1M = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
-# 15m signals, a low threshold and shorts: a dozen trades in the week, one still open at the end.
-BUSY_YAML = """\
-decision_engine:
-  confidence_threshold: 0.4
-strategy:
-  allow_short: true
-  signal_timeframe: 15m
-"""
-
-
-def env(**extra):
-    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+from tests.busy_week import BUSY_YAML, ROOT, WEEK_1M, env
 
 
 def run_replay(folder: Path) -> Path:

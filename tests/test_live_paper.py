@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,19 +16,9 @@ from core.config import apply_overrides, load_config
 from fake_exchange import FakeBinance
 from klines import load_klines
 from runners.paper_session import LiveGate, PaperSession
+from tests.busy_week import BUSY_YAML, ROOT, WEEK_1M
 
-ROOT = Path(__file__).resolve().parent.parent
-WEEK_1M = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
-# 15m signals, a low threshold and shorts give a dozen trades in the bundled 1m week.
-BUSY_CONFIG = """\
-decision_engine:
-  confidence_threshold: 0.4
-strategy:
-  allow_short: true
-  signal_timeframe: 15m
-database:
-  url: sqlite:///{db}
-"""
+BUSY_CONFIG = BUSY_YAML + "database:\n  url: sqlite:///{db}\n"
 
 
 def write_config(tmp_path, extra=""):

@@ -4,7 +4,6 @@ backtest's, watching a run in its log, an exchange that is down at start, and th
 exchange run by itself for the downloader."""
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -13,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -24,21 +22,9 @@ from core.records import RunMode
 from fake_exchange import FakeBinance
 from klines import load_klines
 from runners.paper_session import PaperSession
+from tests.busy_week import BUSY_YAML, ROOT, WEEK_1M, env
 
-ROOT = Path(__file__).resolve().parent.parent
-WEEK_1M = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
 ETH_1H = ROOT / "data" / "ETHUSDT_spot_1h_2023-01-01_2023-12-31.csv.gz"
-BUSY_YAML = """\
-decision_engine:
-  confidence_threshold: 0.4
-strategy:
-  allow_short: true
-  signal_timeframe: 15m
-"""
-
-
-def env():
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def cli(module, *args, timeout=300, cwd=ROOT):

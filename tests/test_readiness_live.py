@@ -28,19 +28,13 @@ from readiness.latest import latest_report_paths
 from readiness.record import load_record
 from runners.paper_session import PaperSession
 from runners.replay import Replay
+from tests.busy_week import BUSY_YAML, ROOT, WEEK_1M
 
-ROOT = Path(__file__).resolve().parent.parent
-WEEK_1M = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
 HISTORY_BARS = 2 * 1440          # 2023-03-20 and 21 are warm-up history; trading from the 22nd
 BANNER = "⚠️ REAL TRADING MODE ENABLED - REAL CAPITAL AT RISK"
 KEY_VALUE = "kEy-5f0c1e0a-never-to-be-seen"
 SECRET_VALUE = "sEcReT-93ab77d2-never-to-be-seen"
-CONFIG = """\
-decision_engine:
-  confidence_threshold: 0.4
-strategy:
-  allow_short: true
-  signal_timeframe: 15m
+CONFIG = BUSY_YAML + """\
 database:
   url: sqlite:///{db}
 go_live:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import backtrader as bt
 import pytest
@@ -30,23 +29,9 @@ from engine.paper_report import paper_report
 from klines import load_klines
 from runners.paper_session import PaperSession
 from runners.replay import Replay
+from tests.busy_week import BUSY, BUSY_YAML, ROOT, WEEK_1M, env
 
-ROOT = Path(__file__).resolve().parent.parent
-WEEK_1M = ROOT / "data" / "BTCUSDT_spot_1m_2023-03-20_2023-03-26.csv"
 MINUTE = 60_000
-BUSY = {"decision_engine.confidence_threshold": 0.4, "strategy.allow_short": True,
-        "strategy.signal_timeframe": "15m"}
-BUSY_YAML = """\
-decision_engine:
-  confidence_threshold: 0.4
-strategy:
-  allow_short: true
-  signal_timeframe: 15m
-"""
-
-
-def env():
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def busy_config(tmp_path):
