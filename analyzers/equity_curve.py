@@ -43,6 +43,15 @@ class Fill:
     price_after: float
     cash_after: float
 
+    def apply(self, positions: dict[str, tuple[float, float]]) -> float:
+        """Put this fill into ``positions`` (symbol -> (size, price), flat ones absent) and
+        return the cash after it."""
+        if self.size_after == 0:
+            positions.pop(self.symbol, None)
+        else:
+            positions[self.symbol] = (self.size_after, self.price_after)
+        return self.cash_after
+
     @classmethod
     def recorded(cls, time_ms: int, symbol: str, role: str, side: str, size: float,
                  price: float, cash_after: float | None) -> Fill:
@@ -89,12 +98,7 @@ def mark_to_market(samples_ms: np.ndarray, closes: Mapping[str, tuple[np.ndarray
     positions: dict[str, tuple[float, float]] = {}
     for k in range(len(fills) + 1):
         if k:
-            fill = fills[k - 1]
-            cash = fill.cash_after
-            if fill.size_after == 0:
-                positions.pop(fill.symbol, None)
-            else:
-                positions[fill.symbol] = (fill.size_after, fill.price_after)
+            cash = fills[k - 1].apply(positions)
         rows = np.flatnonzero(applied == k)
         if not len(rows):
             continue

@@ -47,7 +47,7 @@ from core.config_engine import (
     show,
     spec,
 )
-from core.exchange_rules import quote_problem
+from core.exchange_rules import SYMBOL_PATTERN, quote_problem
 from core.timeframes import BINANCE_INTERVALS, timeframe_ms
 
 __all__ = ["AppConfig", "DEFAULT_CONFIG_PATH", "RETIRED", "apply_overrides", "config_from_dict",
@@ -65,18 +65,15 @@ def _interval(v: str) -> str | None:
             f"{', '.join(BINANCE_INTERVALS)}")
 
 
-_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
-
-
 def _symbol(sym: str) -> str | None:
     """What is wrong with a symbol as written in the config, or None."""
-    if _SYMBOL_RE.match(sym):
+    if SYMBOL_PATTERN.fullmatch(sym):
         return quote_problem(sym)
     fixed = re.sub(r"[/\-_: ]", "", sym.strip()).upper()
-    if sym != sym.upper() and _SYMBOL_RE.match(fixed):
+    if sym != sym.upper() and SYMBOL_PATTERN.fullmatch(fixed):
         return ("must be upper case, e.g. BTCUSDT"
                 + ("" if fixed == "BTCUSDT" else f"; write {fixed}"))
-    if _SYMBOL_RE.match(fixed):
+    if SYMBOL_PATTERN.fullmatch(fixed):
         return f"must be the Binance symbol without separators, e.g. BTCUSDT (write {fixed})"
     return "must be 2 to 20 upper-case letters or digits, e.g. BTCUSDT"
 
@@ -113,7 +110,8 @@ def _non_empty(v: str) -> str | None:
     return "must not be empty" if not v.strip() else None
 
 
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# environment variable names: upper case, digits and underscores (both checks below)
+_ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _HOST_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
@@ -251,9 +249,6 @@ class SmcSection:
     displacement_factor: float = spec(1.5, "Break candle body, as a multiple of the mean body of "
                                       "the previous 20 bars, that counts as displacement.",
                                       _POSITIVE)
-
-
-_ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 def _credential_variables(v: tuple[str, ...]) -> str | None:

@@ -23,6 +23,7 @@ import dataclasses
 import decimal
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +31,13 @@ from typing import Any
 
 from core.errors import DataError, UserInputError
 
-__all__ = ["FIELDS", "QUOTE_ASSET", "SNAPSHOT_PATH", "SymbolRules", "backtest_rules",
-           "ceil_to_step", "floor_to_step", "load_snapshot", "quote_problem", "resolve_rules",
-           "snapshot_document"]
+__all__ = ["FIELDS", "QUOTE_ASSET", "SNAPSHOT_PATH", "SYMBOL_PATTERN", "SymbolRules",
+           "backtest_rules", "ceil_to_step", "floor_to_step", "load_snapshot", "quote_problem",
+           "resolve_rules", "snapshot_document"]
 
 QUOTE_ASSET = "USDT"
+# a Binance spot symbol as written everywhere (config, file specs, research specs): BTCUSDT
+SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,20}")
 SNAPSHOT_PATH = Path(__file__).resolve().parent.parent / "data" / "exchange_rules.json"
 SNAPSHOT_NAME = "data/exchange_rules.json"
 

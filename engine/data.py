@@ -9,19 +9,16 @@ specs with ``data_spec`` and must not load pandas for it."""
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 from core.errors import UserInputError
-from core.exchange_rules import quote_problem
+from core.exchange_rules import SYMBOL_PATTERN, quote_problem
 from core.timeframes import timeframe_ms
 
 __all__ = ["BUNDLED_DATA", "bundled_file", "data_spec", "load_data", "resolve_data"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
-
-SYMBOL_PATTERN = re.compile(r"[A-Z0-9]{2,20}")
 
 log = logging.getLogger("smc.backtest")
 

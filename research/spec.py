@@ -42,7 +42,7 @@ import pandas as pd
 from core.config import AppConfig, load_config
 from core.config_engine import Fail, build, read_yaml, show
 from core.errors import ConfigError, UserInputError
-from core.exchange_rules import quote_problem
+from core.exchange_rules import SYMBOL_PATTERN, quote_problem
 from klines.filenames import symbol_from_filename
 
 __all__ = ["METHODS", "OBJECTIVES", "Dataset", "ParamRange", "ResearchSpec", "WalkForwardSpec",
@@ -57,7 +57,6 @@ MAX_GRID = 100_000
 
 _TOP_KEYS = ("config", "data", "windows", "params", "search", "objective", "holdout",
              "walk_forward")
-_SYMBOL = re.compile(r"[A-Z0-9]{2,20}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]|$)")
 # The walk-forward carries each fold's final equity into the next fold's run.
 _NOT_SWEPT_IN_WALK_FORWARD = ("paper_trading.initial_balance",)
@@ -298,7 +297,7 @@ class _Parser:
                 raise self.fail(key, f"expected a file path or SYMBOL: PATH, got {show(entry)}")
             files = []
             for symbol, file in pairs:
-                if not isinstance(symbol, str) or not _SYMBOL.fullmatch(symbol):
+                if not isinstance(symbol, str) or not SYMBOL_PATTERN.fullmatch(symbol):
                     raise self.fail(key, f"{show(symbol)} is not a Binance symbol "
                                          f"(write it like BTCUSDT: PATH)")
                 problem = quote_problem(symbol)

@@ -23,6 +23,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from core.errors import (
 )
 
 __all__ = ["CONFIG_HELP", "OneLineErrorParser", "config_notices", "iso_date", "prepare_output",
-           "run_cli", "runner_parser"]
+           "run_cli", "runner_parser", "write_atomically"]
 
 SPOT_SHORT_NOTICE = (
     "strategy.allow_short is true, but a Binance spot account cannot sell what it does not hold: "
@@ -134,3 +135,16 @@ def prepare_output(path: str | os.PathLike | None, option: str, suffix: str | No
                              f"{exc.strerror or exc}") from exc
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise UserInputError(f"{option} {path}: not writable")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder, so a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from core.config import load_config
 from core.errors import EXIT_OK
 from core.exchange_rules import SNAPSHOT_PATH, load_snapshot, resolve_rules, snapshot_document
 from core.times import ms_to_iso_z
-from runners.cli import prepare_output, run_cli, runner_parser
+from runners.cli import prepare_output, run_cli, runner_parser, write_atomically
 from runners.download import check_rest_url
 
 log = logging.getLogger("smc.exchange_rules")
@@ -58,9 +57,7 @@ def refresh_snapshot(rest_url: str, symbols: list[str], out: Path) -> dict:
     doc = snapshot_document(rules, f"Binance spot order rules read from {source} by "
                                    f"python -m runners.exchange_rules.",
                             dict.fromkeys(rules, source))
-    temp = out.with_name(f".{out.name}.part")
-    temp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    os.replace(temp, out)
+    write_atomically(out, json.dumps(doc, indent=1) + "\n")
     return doc
 
 

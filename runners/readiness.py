@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from core.config import apply_overrides, load_config
 from core.errors import EXIT_NOT_READY, EXIT_OK, UserInputError
 from readiness.latest import latest_report_paths
-from runners.cli import prepare_output, run_cli, runner_parser
+from runners.cli import prepare_output, run_cli, runner_parser, write_atomically
 
 log = logging.getLogger("smc.readiness")
 
@@ -77,19 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="report on account N instead of the paper account (e.g. a "
                              "replay, to look at it: a replay account is never READY)")
     return parser
-
-
-def _write(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, so a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _print_summary(readiness) -> None:
@@ -161,16 +146,16 @@ def _run(args) -> int:
     data = to_json(readiness)
     try:
         if args.out:
-            _write(Path(args.out), page if args.out.lower().endswith(".html")
+            write_atomically(Path(args.out), page if args.out.lower().endswith(".html")
                    else to_markdown(readiness))
         if args.json:
-            _write(Path(args.json), data)
+            write_atomically(Path(args.json), data)
     except OSError as exc:
         raise UserInputError(f"{exc.filename}: cannot write: {exc.strerror}") from exc
     latest_html, latest_json = latest_report_paths(db_path)
     try:
-        _write(latest_html, page)
-        _write(latest_json, data)
+        write_atomically(latest_html, page)
+        write_atomically(latest_json, data)
     except OSError as exc:
         log.warning("could not write the latest report next to the database in %s: %s",
                     latest_html.parent, exc.strerror or exc)

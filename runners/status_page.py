@@ -20,7 +20,7 @@ import sys
 
 from core.config import apply_overrides, load_config
 from core.errors import EXIT_OK, UserInputError
-from runners.cli import CONFIG_HELP, OneLineErrorParser, run_cli
+from runners.cli import OneLineErrorParser, run_cli, runner_parser
 
 log = logging.getLogger("smc.status")
 
@@ -34,12 +34,10 @@ def _threads(text: str) -> int:
 
 
 def build_parser() -> OneLineErrorParser:
-    parser = OneLineErrorParser(
-        prog="python -m runners.status_page",
-        description="Serve the read-only status page and JSON API of the paper-trading engine.",
-        epilog="exit codes: 0 stopped; 1 internal error; 2 bad input (config, --db, a "
-               "non-loopback host without a token, a port in use)")
-    parser.add_argument("--config", default=None, help=CONFIG_HELP)
+    parser = runner_parser(
+        "status_page", "Serve the read-only status page and JSON API of the paper-trading engine.",
+        "0 stopped; 1 internal error; 2 bad input (config, --db, a non-loopback host without a "
+        "token, a port in use)")
     parser.add_argument("--threads", type=_threads, default=THREADS, metavar="N",
                         help=f"worker threads answering requests, 1 to 32 (default {THREADS})")
     parser.add_argument("--db", metavar="URL",

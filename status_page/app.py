@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, g, jsonify
+from flask import Flask, g
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from core.config import load_config
 
 from . import api, page, security
 from .database import StateDatabase
-from .request_context import EXTENSION
+from .request_context import EXTENSION, json_error
 from .views import BadParameter, Context
 
 __all__ = ["create_app"]
@@ -47,9 +47,7 @@ def create_app(config=None, *, db_url: str | None = None, db_option: str = "data
 
     @app.errorhandler(BadParameter)
     def _bad_parameter(exc: BadParameter):
-        response = jsonify(error=str(exc))
-        response.status_code = 400
-        return response
+        return json_error(400, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -59,16 +57,12 @@ def create_app(config=None, *, db_url: str | None = None, db_option: str = "data
             message = "method not allowed: the status page is read-only (GET only)"
         else:
             message = exc.description or exc.name
-        response = jsonify(error=message)
-        response.status_code = exc.code or 500
-        return response
+        return json_error(exc.code or 500, message)
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception):
         log.exception("status page: internal error")
-        response = jsonify(error="internal error (the details are in the status page's log)")
-        response.status_code = 500
-        return response
+        return json_error(500, "internal error (the details are in the status page's log)")
 
     @app.teardown_appcontext
     def _close_connection(_exc):

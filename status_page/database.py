@@ -66,7 +66,7 @@ class StateDatabase:
         try:
             return init_db(self.url, readonly=True, option=self.option)
         except SchemaVersionError as exc:
-            if " version 0," in str(exc):   # a file without tables: the engine has not set it up
+            if exc.version == 0:   # a file without tables: the engine has not set it up
                 raise Unavailable(EMPTY, "the database has no data yet") from None
             raise Unavailable(UNREADABLE, _without_path(str(exc), self.path)) from None
         except (UserInputError, SQLAlchemyError, OSError) as exc:

@@ -5,13 +5,13 @@ the charts from ``charts``; the templates only lay them out.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, send_file
+from flask import Blueprint, current_app, render_template, send_file
 from markupsafe import Markup
 
 from core.timeframes import timeframe_ms
 
 from . import charts
-from .request_context import EXTENSION, int_arg
+from .request_context import EXTENSION, int_arg, json_error
 from .request_context import current_view as _view
 from .views import View, human_age, readiness_html
 
@@ -74,8 +74,6 @@ def readiness():
     database = current_app.extensions[EXTENSION]["context"].database
     path = readiness_html(database)
     if path is None:
-        response = jsonify(error="no readiness report yet (the go-live readiness report "
-                                 "writes it next to the database)")
-        response.status_code = 404
-        return response
+        return json_error(404, "no readiness report yet (the go-live readiness report writes it "
+                               "next to the database)")
     return send_file(path, mimetype="text/html", max_age=0)

@@ -178,11 +178,7 @@ class PaperRecord:
             values.append(v)
             flags.append(m)
             for f in real:
-                cash = f.cash_after
-                if f.size_after == 0:
-                    positions.pop(f.symbol, None)
-                else:
-                    positions[f.symbol] = (f.size_after, f.price_after)
+                cash = f.apply(positions)
             applied = upto
         self.times = np.concatenate([self.times[:keep], new_times])
         self.values = np.concatenate(values)
@@ -193,11 +189,7 @@ class PaperRecord:
         cash = self.key.initial
         positions: dict[str, tuple[float, float]] = {}
         for _, _, f in self.fills[:n_fills]:
-            cash = f.cash_after
-            if f.size_after == 0:
-                positions.pop(f.symbol, None)
-            else:
-                positions[f.symbol] = (f.size_after, f.price_after)
+            cash = f.apply(positions)
         return cash, positions
 
     # ------------------------------------------------------------------ the summary

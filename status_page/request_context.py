@@ -3,17 +3,17 @@
 The app factory stores one ``views.Context`` under ``EXTENSION`` in the app's extensions;
 ``current_view`` opens this request's connection and read transaction on first use (the app
 closes it at teardown). ``int_arg`` reads a whole-number query parameter, a ``BadParameter``
-(a JSON 400) when it is not one.
+(a JSON 400) when it is not one; ``json_error`` is how every failure is answered.
 """
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, jsonify, request
 
 from .database import Unavailable
 from .views import BadParameter, View
 
-__all__ = ["EXTENSION", "current_view", "int_arg"]
+__all__ = ["EXTENSION", "current_view", "int_arg", "json_error"]
 
 EXTENSION = "smc_status"
 
@@ -30,6 +30,15 @@ def current_view() -> View:
         except Unavailable as exc:
             g.status_view = View(ctx, None, now_ms, unavailable=exc)
     return g.status_view
+
+
+def json_error(status: int, message: str, **headers: str) -> Response:
+    """The answer to every failed request: ``{"error": message}`` with ``status``."""
+    response = jsonify(error=message)
+    response.status_code = status
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
 
 
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:

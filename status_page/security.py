@@ -28,9 +28,11 @@ import ipaddress
 import os
 from collections.abc import Mapping
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request
 
 from core.errors import ConfigError
+
+from .request_context import json_error
 
 __all__ = ["CSP", "HEALTH_PATHS", "READINESS_CSP", "bind_policy", "host_allowed", "install",
            "is_loopback"]
@@ -97,14 +99,6 @@ def _bearer_ok(header: str | None, token: str) -> bool:
     return hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode())
 
 
-def _error(status: int, message: str, **headers: str) -> Response:
-    response = jsonify(error=message)
-    response.status_code = status
-    for name, value in headers.items():
-        response.headers[name] = value
-    return response
-
-
 def install(app: Flask, *, token: str | None, bind_host: str, allowed_hosts: tuple[str, ...]
             ) -> None:
     """Register the checks (before every view) and the headers (on every response)."""
@@ -112,14 +106,14 @@ def install(app: Flask, *, token: str | None, bind_host: str, allowed_hosts: tup
     @app.before_request
     def _guard():
         if request.method not in SAFE_METHODS:
-            return _error(405, f"method {request.method} is not allowed: the status page is "
+            return json_error(405, f"method {request.method} is not allowed: the status page is "
                                f"read-only (GET only)", Allow="GET, HEAD")
         if not host_allowed(request.headers.get("Host"), bind_host, allowed_hosts):
-            return _error(400, "Host header not allowed: use the address the status page is "
+            return json_error(400, "Host header not allowed: use the address the status page is "
                                "bound to, or add the name to status_page.allowed_hosts")
         g.authorized = token is None or _bearer_ok(request.headers.get("Authorization"), token)
         if not g.authorized and request.path not in HEALTH_PATHS:
-            return _error(401, "missing or wrong bearer token (send Authorization: Bearer "
+            return json_error(401, "missing or wrong bearer token (send Authorization: Bearer "
                                "<token>)", **{"WWW-Authenticate": 'Bearer realm="status"'})
         return None
 

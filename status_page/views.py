@@ -77,6 +77,7 @@ class View:
         self._market: list[dict] | None = None
         self._open: list[dict] | None = None
         self._account: dict[str, Any] | None = None
+        self._last_bar: dict[str, int | None] = {}   # symbol -> newest signal bar (one read)
 
     @property
     def version(self) -> tuple | None:
@@ -343,9 +344,10 @@ class View:
     def candles_key(self, symbol: str, limit: int) -> tuple:
         """What ``candles(symbol, limit)`` depends on: the newest bar and the account's trades."""
         interval = self.cfg["strategy"]["signal_timeframe"]
-        last = (queries.last_bar_open(self.conn, self.acc["id"], symbol, interval)
-                if self.acc else None)
-        return ("candles", symbol, interval, last, limit, self.version)
+        if symbol not in self._last_bar:
+            self._last_bar[symbol] = (queries.last_bar_open(self.conn, self.acc["id"], symbol,
+                                                            interval) if self.acc else None)
+        return ("candles", symbol, interval, self._last_bar[symbol], limit, self.version)
 
     def _candles(self, out: dict[str, Any], symbol: str, interval: str, limit: int
                  ) -> dict[str, Any]:

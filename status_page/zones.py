@@ -108,19 +108,11 @@ class ZoneCache:
     """``chart_zones`` results by (account, symbol, interval, last bar, settings); a few kept."""
 
     def __init__(self, size: int = 16):
-        self.size = size
-        self._items: OrderedDict[tuple, dict] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lru = Lru(size)
 
     def zones(self, key: tuple, bars: np.ndarray, params: SmcParams, max_age: int) -> dict:
         key = (*key, len(bars), int(bars[-1, 0]) if len(bars) else None, params, max_age)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = chart_zones(bars, params, max_age)
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        value = self._lru.get(key)
+        if value is None:
+            value = self._lru.put(key, chart_zones(bars, params, max_age))
         return value

@@ -94,7 +94,8 @@ def init_db(url: str, *, readonly: bool = False, option: str = "database.url") -
                 version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
             if version != SCHEMA_VERSION:
                 raise SchemaVersionError(f"{where}: schema version {version}, expected "
-                                         f"{SCHEMA_VERSION}; start the engine once to upgrade it")
+                                         f"{SCHEMA_VERSION}; start the engine once to upgrade it",
+                                         version)
         else:
             migrate(engine, where)
     except DatabaseError as e:

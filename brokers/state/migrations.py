@@ -41,7 +41,12 @@ SCHEMA_V1 = Path(__file__).with_name("schema_v1.sql")
 
 
 class SchemaVersionError(UserInputError):
-    """The database file was written by a newer (or no) version of this code; a human must act."""
+    """The database file was written by a newer (or no) version of this code; a human must act.
+    ``version`` is the file's schema version (0: no tables yet)."""
+
+    def __init__(self, message: str, version: int | None = None):
+        super().__init__(message)
+        self.version = version
 
 
 def _script(connection: Connection, sql: str) -> None:
@@ -148,7 +153,7 @@ def check_not_newer(version: int, where: str) -> None:
         raise SchemaVersionError(
             f"{where}: schema version {version} is newer than this code knows "
             f"({SCHEMA_VERSION}); upgrade the code or point database.url at another file "
-            f"(the file was not modified)")
+            f"(the file was not modified)", version)
 
 
 def migrate(engine: Engine, where: str) -> int:
