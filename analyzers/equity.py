@@ -1,13 +1,9 @@
 """Per-bar mark-to-market equity record of a backtrader strategy, the input of ``metrics``.
 
-Two ways to the same record (a dict of ``times_ms``, ``values``, ``in_market`` arrays, one
-entry per strategy bar):
-
-- ``EquityRecorder``: an analyzer that reads the broker at every bar; works with any broker.
-- ``equity_record(strategy)``: built once after the run from the strategy's clock line and the
-  value history of a ``BarBroker(record_value=True)``, which notes its value only on the loop
-  turns where it can change. No per-bar call at all; the backtest engine uses it. The tests
-  check that both give bit-identical arrays.
+``EquityRecorder``: an analyzer that reads the broker at every bar (a dict of ``times_ms``,
+``values``, ``in_market`` arrays, one entry per strategy bar); works with any broker. The
+backtest rebuilds the same values from bars and fills (``analyzers.equity_curve``), and a test
+checks that both agree to the last bit.
 """
 
 from __future__ import annotations
@@ -74,21 +70,3 @@ class EquityRecorder(bt.Analyzer):
     def get_analysis(self):
         return self.rets
 
-
-def equity_record(strategy) -> dict:
-    """``EquityRecorder``'s analysis for a finished run whose broker is a
-    ``BarBroker(record_value=True)``: the strategy clock of each bar, the broker's value after
-    that bar and whether a position was open."""
-    bars = len(strategy)
-    clock = strategy.lines.datetime
-    if len(clock.array) != bars:
-        raise RuntimeError("equity_record needs the whole strategy clock (exactbars off)")
-    if bars != strategy.broker.turns:
-        raise RuntimeError(f"the broker ran {strategy.broker.turns} turns for {bars} strategy "
-                           f"bars: the value history does not line up with the bars")
-    values, in_market = strategy.broker.value_history(bars)
-    return {
-        "times_ms": num_to_ms(np.asarray(clock.array, dtype=np.float64)),
-        "values": values,
-        "in_market": in_market,
-    }

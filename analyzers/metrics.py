@@ -184,7 +184,7 @@ def sharpe_ratio(returns: Any, periods_per_year: int = DAYS_PER_YEAR) -> float |
     and ``empyrical.sharpe_ratio(r, annualization=365)``. None with fewer than 2 returns or when
     all returns are equal (zero standard deviation).
     """
-    r = _clean_returns(returns)
+    r = statistics.clean_returns(returns)
     if len(r) < 2 or np.ptp(r) == 0:
         return None
     std = float(np.std(r, ddof=1))
@@ -200,7 +200,7 @@ def sortino_ratio(returns: Any, periods_per_year: int = DAYS_PER_YEAR) -> float 
     quantstats 0.0.86 and empyrical definition: positive returns count as zero downside, not as
     missing). None with fewer than 2 returns or when no return is negative (DD = 0).
     """
-    r = _clean_returns(returns)
+    r = statistics.clean_returns(returns)
     if len(r) < 2:
         return None
     downside = math.sqrt(float(np.sum(np.minimum(r, 0.0) ** 2)) / len(r))
@@ -223,7 +223,7 @@ def probabilistic_sharpe_ratio(
     (``analyzers.statistics.psr``). None with fewer than 2 returns, zero standard deviation or
     a degenerate denominator.
     """
-    m = statistics.moments(_clean_returns(returns))
+    m = statistics.moments(returns)
     return statistics.psr(m, float(threshold_annual) / math.sqrt(periods_per_year))
 
 
@@ -452,13 +452,6 @@ def _time_ms(value: Any) -> int:
         return int(pd.Timestamp(value).value // 1_000_000)  # .value is always ns
     raise TypeError(f"trade time must be a tz-aware datetime, ISO string or int ms, "
                     f"not {type(value).__name__}")
-
-
-def _clean_returns(returns: Any) -> np.ndarray:
-    r = np.asarray(returns, dtype=np.float64).reshape(-1)
-    if np.isinf(r).any():
-        raise ValueError("returns contain inf (an equity of zero?)")
-    return r[~np.isnan(r)]
 
 
 def _field(trade: Any, key: str, default: Any = ...) -> Any:

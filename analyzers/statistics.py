@@ -34,7 +34,8 @@ import numpy as np
 
 __all__ = [
     "EULER_GAMMA", "Interval", "ReturnMoments", "binomial_p_value", "block_bootstrap_sharpe",
-    "bootstrap_win_rate", "break_even_win_rate", "deflated_sharpe_ratio", "expected_max_sharpe",
+    "bootstrap_win_rate", "break_even_win_rate", "clean_returns", "deflated_sharpe_ratio",
+    "expected_max_sharpe",
     "min_track_record_length", "moments", "normal_cdf", "normal_ppf", "psr",
 ]
 
@@ -66,12 +67,17 @@ class ReturnMoments:
         return self.sr * math.sqrt(periods_per_year)
 
 
-def moments(returns: Any) -> ReturnMoments | None:
-    """The moments of ``returns`` (NaN skipped); None with fewer than 2 returns or no spread."""
+def clean_returns(returns: Any) -> np.ndarray:
+    """``returns`` as a flat float array without NaN; a ValueError for an infinite one."""
     r = np.asarray(returns, dtype=np.float64).reshape(-1)
     if np.isinf(r).any():
         raise ValueError("returns contain inf (an equity of zero?)")
-    r = r[~np.isnan(r)]
+    return r[~np.isnan(r)]
+
+
+def moments(returns: Any) -> ReturnMoments | None:
+    """The moments of ``returns`` (NaN skipped); None with fewer than 2 returns or no spread."""
+    r = clean_returns(returns)
     if len(r) < 2 or np.ptp(r) == 0:
         return None
     mean = float(np.mean(r))

@@ -21,18 +21,11 @@ it already holds (cash plus zero), so ``next`` returns at once. Everything it wo
 ``next``, so ``getvalue()`` and ``getcash()`` answer exactly as the stock broker would.
 The value adds up the positions in feed order (the order the feeds were added to cerebro),
 whichever symbol filled first, so it is the same to the last bit in a backtest and live.
-
-With ``record_value=True`` the broker keeps its value after every loop turn (its ``next``):
-one mark for each full ``next`` (an idle turn repeats the previous mark).
-``value_history(turns)`` expands the marks to one value and one in-market flag per turn; this is
-what ``getvalue()`` returns anywhere in that turn after the broker ran, the strategy's ``next``
-and analyzers included (nothing in between recomputes it).
 """
 
 from __future__ import annotations
 
 import backtrader as bt
-import numpy as np
 
 from core.times import date2num_ms
 
@@ -41,8 +34,6 @@ __all__ = ["BarBroker"]
 
 class BarBroker(bt.brokers.BackBroker):
     """BackBroker that executes orders only against bars newer than the order."""
-
-    params = (("record_value", False),)
 
     def start(self):
         super().start()
@@ -53,13 +44,8 @@ class BarBroker(bt.brokers.BackBroker):
         # False until a full next() has seen every position flat (and after any fill): a
         # position set up before the run (PaperBroker) is seen on the first turn.
         self._flat = False
-        self._turns = 0
-        self._mark_turns: list[int] = []
-        self._mark_values: list[float] = []
-        self._mark_in_market: list[bool] = []
 
     def next(self):
-        self._turns += 1
         if (self._flat and not self.pending and not self.submitted and not self._toactivate
                 and not self._cash_addition and not self._userhist and not self._fundhist):
             return
@@ -69,10 +55,6 @@ class BarBroker(bt.brokers.BackBroker):
             # may trade from the next bar of its feed on, never on the fill bar itself.
             self._not_before.setdefault(order.ref, order.data.datetime[0])
         self._flat = not any(position.size for position in self.positions.values())
-        if self.p.record_value:
-            self._mark_turns.append(self._turns - 1)
-            self._mark_values.append(self._value)
-            self._mark_in_market.append(not self._flat)
 
     def _get_value(self, datas=None, lever=False):
         if len(self.positions) != self._positions_ordered:
@@ -88,26 +70,6 @@ class BarBroker(bt.brokers.BackBroker):
         self.positions.clear()
         self.positions.update(items)
         self._positions_ordered = len(self.positions)
-
-    @property
-    def turns(self) -> int:
-        """How many times ``next`` ran (cerebro's loop turns so far)."""
-        return self._turns
-
-    def value_history(self, turns: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(values, in_market)``, one per loop turn for the first ``turns`` turns (needs
-        ``record_value=True``): the broker value and whether any position was open."""
-        if not self.p.record_value:
-            raise RuntimeError("BarBroker(record_value=True) is needed for value_history()")
-        if turns > self._turns:
-            raise ValueError(f"{turns} turns asked, the broker ran {self._turns}")
-        starts = np.asarray(self._mark_turns, dtype=np.int64)
-        starts = starts[starts < turns]
-        counts = np.diff(np.append(starts, turns))
-        values = np.repeat(np.asarray(self._mark_values[:len(starts)], dtype=np.float64), counts)
-        in_market = np.repeat(np.asarray(self._mark_in_market[:len(starts)], dtype=np.bool_),
-                              counts)
-        return values, in_market
 
     def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
         result = super()._execute(order, ago=ago, price=price, cash=cash, position=position,

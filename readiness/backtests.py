@@ -36,6 +36,7 @@ from analyzers.metrics import (
     max_drawdown_pct,
     profit_factor,
     sharpe_ratio,
+    total_return_pct,
     win_rate,
 )
 from analyzers.statistics import deflated_sharpe_ratio, expected_max_sharpe, moments, psr
@@ -115,7 +116,7 @@ def _segment(name: str, dates: list[str], values: np.ndarray, start_equity: floa
              trades: list[dict], sweep: Sweep | None = None) -> Segment:
     returns = daily_returns(values, start_equity).to_numpy() if len(values) else np.empty(0)
     m = moments(returns)
-    total = (float(values[-1]) / start_equity - 1) * 100 if len(values) else None
+    total = total_return_pct(start_equity, float(values[-1])) if len(values) else None
     dsr = sr0 = None
     if sweep is not None and sweep.trials > 1 and m is not None:
         variance = (sweep.trial_variance_annual / DAYS_PER_YEAR

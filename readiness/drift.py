@@ -35,7 +35,8 @@ from core.timeframes import timeframe_ms
 from core.times import ms_to_iso
 from readiness.record import PaperRecord
 
-__all__ = ["Drift", "HeldBefore", "TradePair", "compare_trades", "drift_check", "replay_record"]
+__all__ = ["Drift", "HeldBefore", "TradePair", "closed_trade", "compare_trades", "drift_check",
+           "replay_record"]
 
 HELD_REASON = "before the paper record (the live engine was warming up)"
 
@@ -71,7 +72,7 @@ class TradePair:
         def side_of(t):
             if t is None:
                 return None
-            closed = t.exit_ms is not None and t.exit_reason != ExitReason.END_OF_DATA
+            closed = closed_trade(t)
             return {"entry_price": t.entry_price, "exit_price": t.exit_price if closed else None,
                     "exit_time": ms_to_iso(t.exit_ms) if closed else None,
                     "exit_reason": str(t.exit_reason) if closed else "open",
@@ -106,7 +107,8 @@ class Drift:
                 "trades": [p.as_dict() for p in self.pairs]}
 
 
-def _closed(t: TradeRecord | None) -> bool:
+def closed_trade(t: TradeRecord | None) -> bool:
+    """Whether ``t`` closed (not missing, and not a position valued at the end of the data)."""
     return t is not None and t.exit_ms is not None and t.exit_reason != ExitReason.END_OF_DATA
 
 
@@ -124,7 +126,7 @@ def compare_trades(paper: list[TradeRecord], backtest: list[TradeRecord]) -> Dri
         if p is not None and b is not None and p.side == b.side:
             sign = Side(p.side).sign
             entry_bps = sign * (p.entry_price - b.entry_price) / b.entry_price * 1e4
-            if _closed(p) and _closed(b):
+            if closed_trade(p) and closed_trade(b):
                 exit_bps = sign * (b.exit_price - p.exit_price) / b.exit_price * 1e4
                 pnl_diff = p.pnl - b.pnl
         side = (p or b).side

@@ -21,6 +21,7 @@ from typing import Any
 
 from core.times import ms_to_iso
 from readiness.assess import Readiness
+from readiness.drift import closed_trade
 from readiness.plots import equity_png, returns_png
 
 __all__ = ["blocks", "to_html", "to_json", "to_markdown"]
@@ -109,7 +110,7 @@ def _drift(r: Readiness) -> list[Block]:
         def side(t):
             if t is None:
                 return "missing", "", ""
-            closed = t.exit_ms is not None and str(t.exit_reason) != "end_of_data"
+            closed = closed_trade(t)
             return (f"{t.entry_price:.8g}", f"{t.exit_price:.8g} {t.exit_reason}" if closed
                     else "open", f"{t.pnl:,.2f}" if closed else "")
         pe, px, pp = side(p.paper)
@@ -229,12 +230,14 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def to_html(r: Readiness) -> str:
+def to_html(r: Readiness, laid_out: list[Block] | None = None) -> str:
+    """The report as one HTML page; ``laid_out``: ``blocks(r)`` when already made (its charts
+    are drawn once for every format)."""
     e = html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>Go-live readiness: {e(r.verdict)}</title>", f"<style>{_CSS}</style>",
              "</head><body>"]
-    for b in blocks(r):
+    for b in laid_out or blocks(r):
         if b.kind in ("h1", "h2"):
             parts.append(f"<{b.kind}>{e(b.text)}</{b.kind}>")
         elif b.kind == "p":
@@ -267,9 +270,11 @@ def _md_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(r: Readiness) -> str:
+def to_markdown(r: Readiness, laid_out: list[Block] | None = None) -> str:
+    """The report as Markdown (the charts embedded as data URIs); ``laid_out`` as for
+    ``to_html``."""
     lines: list[str] = []
-    for b in blocks(r):
+    for b in laid_out or blocks(r):
         if b.kind == "h1":
             lines += [f"# {b.text}", ""]
         elif b.kind == "h2":

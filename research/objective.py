@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from statistics import NormalDist
 
 import numpy as np
 
+from analyzers import statistics
 from analyzers.metrics import probabilistic_sharpe_ratio
 
 __all__ = ["calmar_ratio", "deflated_sharpe_ratio", "expected_max_sharpe", "objective_value"]
-
-EULER_GAMMA = 0.5772156649015329
-
 
 def calmar_ratio(cagr_pct: float | None, max_drawdown_pct: float | None) -> float | None:
     if cagr_pct is None or not max_drawdown_pct:
@@ -51,13 +48,11 @@ def objective_value(metrics: Mapping, objective: str, min_trades: int) -> float 
 def expected_max_sharpe(trial_sharpes: Sequence[float | None]) -> float:
     """SR0: the expected best annualized Sharpe of ``len(trial_sharpes)`` trials by luck (0 for
     fewer than two trials with a Sharpe)."""
-    values = np.asarray([s for s in trial_sharpes if s is not None], dtype=np.float64)
-    n = len(trial_sharpes)
-    if n < 2 or len(values) < 2:
+    values = [s for s in trial_sharpes if s is not None]
+    if len(values) < 2:      # also fewer than two trials
         return 0.0
-    z = NormalDist().inv_cdf
-    spread = math.sqrt(float(np.var(values, ddof=1)))
-    return spread * ((1 - EULER_GAMMA) * z(1 - 1 / n) + EULER_GAMMA * z(1 - 1 / (n * math.e)))
+    return statistics.expected_max_sharpe(len(trial_sharpes),
+                                          float(np.var(values, ddof=1))) or 0.0
 
 
 def deflated_sharpe_ratio(daily_returns, trial_sharpes: Sequence[float | None]) -> float | None:

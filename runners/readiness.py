@@ -97,7 +97,7 @@ def _run(args) -> int:
     from brokers.state.store import StateStore
     from readiness.assess import assess, with_evidence
     from readiness.backtests import DEFAULT_OOS_FRACTION, evidence, fresh_report, load_report
-    from readiness.render import to_html, to_json, to_markdown
+    from readiness.render import blocks, to_html, to_json, to_markdown
     from readiness.sweep import config_differences, from_trials, load_research
 
     if args.out is not None:
@@ -142,12 +142,13 @@ def _run(args) -> int:
     readiness = with_evidence(readiness, [evidence(rep, label, oos, sweep)
                                           for rep, label in reports], sweep, notes)
 
-    page = to_html(readiness)
+    laid_out = blocks(readiness)
+    page = to_html(readiness, laid_out)
     data = to_json(readiness)
     try:
         if args.out:
             write_atomically(Path(args.out), page if args.out.lower().endswith(".html")
-                   else to_markdown(readiness))
+                             else to_markdown(readiness, laid_out))
         if args.json:
             write_atomically(Path(args.json), data)
     except OSError as exc:

@@ -125,7 +125,7 @@ def _report(args, spec, result, walk_forward: bool) -> None:
                                  f"{trial_rows[0]['error']}")
         print(report.walk_forward_tables(result, spec))
         document = report.walk_forward_document(result, spec)
-        sections = report.walk_forward_sections(result, spec, document)
+        sections = report.walk_forward_sections   # charts drawn only for --report
         title = f"Walk-forward: {spec.path.name}"
     else:
         if not any(r["status"] == "ok" for r in result.trial_rows):
@@ -133,13 +133,13 @@ def _report(args, spec, result, walk_forward: bool) -> None:
                                  f"{result.trial_rows[0]['error']}")
         print(report.sweep_table(result, spec, args.top))
         document = report.sweep_document(result, spec, result.dsr_by_task)
-        sections = report.sweep_sections(result, spec, document)
+        sections = report.sweep_sections
         title = f"Sweep: {spec.path.name}"
     if args.json:
         report.write_json(args.json, document)
         print(f"JSON written to {args.json}")
     if args.report:
-        report.write_html(args.report, title, sections)
+        report.write_html(args.report, title, sections(result, spec, document))
         print(f"report written to {args.report}")
 
 
