@@ -33,6 +33,7 @@ from analyzers.metrics import (
     SUMMARY_KEYS,
     average_holding_hours,
     average_r_multiple,
+    buy_hold,
     buy_hold_return_pct,
     cagr_pct,
     daily_equity,
@@ -415,3 +416,15 @@ def test_equity_recorder_in_a_backtrader_run():
                        last_price=closes[-1])
     assert report["equity_curve"] == [["2024-03-01", 1000.0], ["2024-03-02", 1007.5]]
     assert report["exposure_pct"] == pytest.approx(400 / 6)
+
+
+def test_buy_and_hold_per_symbol_and_the_basket_over_the_common_period_only():
+    """BTC doubles over four bars, ETH (two bars, the last two) rises 10 %: each symbol's own
+    figure is over its own bars; the basket only over the bars both have."""
+    btc = ([0, 1, 2, 3], [100.0, 150.0, 160.0, 200.0])
+    eth = ([2, 3], [10.0, 11.0])
+    factor, by_symbol = buy_hold({"BTCUSDT": btc, "ETHUSDT": eth})
+    assert by_symbol == {"BTCUSDT": pytest.approx(100.0), "ETHUSDT": pytest.approx(10.0)}
+    # common period: bars 2..3; BTC 160 -> 200 (x1.25), ETH 10 -> 11 (x1.1): mean x1.175
+    assert factor == pytest.approx((200 / 160 + 11 / 10) / 2)
+    assert buy_hold({"BTCUSDT": ([0, 1], [1.0, 2.0]), "ETHUSDT": ([5, 6], [1.0, 2.0])})[0] is None

@@ -301,3 +301,14 @@ def test_every_condition_met_on_a_fresh_block_is_full_confidence():
     rows[BREAK, 0], rows[BREAK, 3] = 100.0, 101.0
     internal = result([block(mitigated_at=BREAK)], fvgs=[fvg(27)], sweeps=[sweep(24)])
     assert confidence(rows, internal, swing=result([], bias=1)) == pytest.approx(1.0)
+
+
+def test_confidence_is_kept_and_printed_at_six_decimals():
+    """The decision compares what it prints: a confidence below the threshold never reads as
+    equal to it ("0.700 below 0.700")."""
+    from strategies.smc_strategy import _decimals
+
+    assert [_decimals(v) for v in (0.69975, 0.7, 0.699999, 1.0)] == [
+        "0.69975", "0.7", "0.699999", "1"]
+    (setup,) = find_setups(*ohlc(DRAWN), DRAWN_PARAMS)
+    assert setup.confidence == round(setup.confidence, 6)    # what is compared is what prints
